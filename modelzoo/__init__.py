@@ -1,0 +1,59 @@
+"""modelzoo: ready-to-train Keras 3 models by name, exported for TensorFlow Serving.
+
+    import modelzoo
+    modelzoo.list_models("*mnist*")
+    model = modelzoo.build("mlp_digits")
+    modelzoo.fit(model)
+    modelzoo.export(model)
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        f"modelzoo needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
+        f"{keras.backend.backend()!r}; unset it or set KERAS_BACKEND=tensorflow."
+    )
+
+__version__ = "0.1.0"
+
+from modelzoo.data import dataset_info, list_datasets, load_dataset  # noqa: E402
+from modelzoo.errors import (  # noqa: E402
+    DataFormatError,
+    DataNotFoundError,
+    InvalidTypeError,
+    InvalidValueError,
+    ModelZooError,
+    UnknownNameError,
+)
+from modelzoo.export import export  # noqa: E402
+from modelzoo.recipes import RECIPES, Recipe  # noqa: E402
+from modelzoo.registry import Target, build, describe, list_models, register  # noqa: E402
+from modelzoo.training import evaluate, fit, load_checkpoint  # noqa: E402
+
+__all__ = [
+    "RECIPES",
+    "DataFormatError",
+    "DataNotFoundError",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "ModelZooError",
+    "Recipe",
+    "Target",
+    "UnknownNameError",
+    "build",
+    "dataset_info",
+    "describe",
+    "evaluate",
+    "export",
+    "fit",
+    "list_datasets",
+    "list_models",
+    "load_checkpoint",
+    "load_dataset",
+    "register",
+]

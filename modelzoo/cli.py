@@ -1,0 +1,168 @@
+"""`modelzoo list|describe|train|evaluate|export`: the registry from a shell.
+
+Errors that are the user's to fix (unknown names, bad overrides, missing data) print one line
+saying what was wrong and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide C++ start-up noise (e.g. cuInit on CPUs)
+
+
+def _parse_sets(name: str, pairs: list[str]) -> dict:
+    """`--set key=value` pairs, parsed by the type each key has in the entry or recipe."""
+    from modelzoo.errors import InvalidValueError
+    from modelzoo.fields import parse_value
+    from modelzoo.registry import get_entry
+
+    entry = get_entry(name)
+    overrides = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise InvalidValueError(f"--set takes key=value, got {pair!r}.")
+        key = key.strip()
+        overrides[key] = parse_value(key, text.strip(), entry.override_type(key))
+    return overrides
+
+
+def new_run_dir(runs_dir: Path, name: str) -> Path:
+    """A fresh `runs/<name>/<timestamp>` folder; never an existing one."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(100):
+        run_dir = runs_dir / name / (stamp if attempt == 0 else f"{stamp}-{attempt}")
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"Could not create a new run folder under {runs_dir / name}.")
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    from modelzoo.registry import describe, list_models
+
+    names = list_models(
+        args.pattern, family=args.family, task=args.task, dataset=args.dataset, max_params=args.max_params
+    )
+    rows = [("name", "family", "task", "dataset", "params", "target", "measured")]
+    for name in names:
+        spec = describe(name)
+        measured = f"{spec.measured.value:.4f}" if spec.measured else "-"
+        target = str(spec.target).split(" (")[0] if spec.target else "-"
+        rows.append((name, spec.family, spec.task, spec.dataset, f"{spec.parameters:,}", target, measured))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    from modelzoo.registry import describe
+
+    print(describe(args.name))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from modelzoo import atomic
+    from modelzoo.export import export
+    from modelzoo.registry import build
+    from modelzoo.training import evaluate, fit
+
+    overrides = _parse_sets(args.name, args.set)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    model = build(args.name, data_dir=args.data_dir, **overrides)
+    run_dir = new_run_dir(Path(args.runs_dir), args.name)
+    print(f"Run folder: {run_dir}")
+    fit(model, run_dir=run_dir, data_dir=args.data_dir)
+    metrics = evaluate(model, split="test", data_dir=args.data_dir)
+    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
+    print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    if args.export_dir:
+        print(f"Exported: {export(model, args.name, args.export_dir)}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from modelzoo.training import evaluate, load_checkpoint
+
+    model = load_checkpoint(args.checkpoint)
+    metrics = evaluate(model, args.name, split=args.split, data_dir=args.data_dir)
+    print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from modelzoo.export import export
+    from modelzoo.registry import get_entry
+    from modelzoo.training import load_checkpoint
+
+    get_entry(args.name)
+    model = load_checkpoint(args.checkpoint)
+    path = export(model, args.name, args.export_dir, version=args.version, overwrite=args.overwrite)
+    print(f"Exported: {path}")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelzoo", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list entries, optionally filtered")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*mnist*'")
+    p.add_argument("--family")
+    p.add_argument("--task")
+    p.add_argument("--dataset")
+    p.add_argument("--max-params", type=int)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("describe", help="show an entry's spec, recipe and target")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_describe)
+
+    data_dir_help = "folder with local data files, used before any download (default: $MODELZOO_DATA_DIR)"
+    p = sub.add_parser("train", help="train an entry with its recipe; writes a run folder")
+    p.add_argument("name")
+    p.add_argument("--epochs", type=int, help="maximum epochs (the recipe's by default)")
+    p.add_argument("--data-dir", help=data_dir_help)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter or recipe field (repeatable)")
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+    p.add_argument("--export-dir", help="also export the trained model as a SavedModel here")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on the entry's dataset")
+    p.add_argument("name")
+    p.add_argument("--checkpoint", required=True, help="a .keras file or a run folder")
+    p.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    p.add_argument("--data-dir", help=data_dir_help)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export a checkpoint as a versioned SavedModel")
+    p.add_argument("name")
+    p.add_argument("--checkpoint", required=True, help="a .keras file or a run folder")
+    p.add_argument("--export-dir", default="saved_models")
+    p.add_argument("--version", type=int, help="version number (default: next integer)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    from modelzoo.errors import ModelZooError
+
+    try:
+        args.func(args)
+    except (ModelZooError, FileExistsError) as err:
+        print(f"modelzoo {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""What each dataset is, known without loading it: task, input, classes, split sizes, source.
+
+Every dataset has the same three splits. `validation` is carved from the original training data
+(its last 10% for file and TFDS sources, a seeded stratified 10% for scikit-learn ones), so
+`test` stays untouched for the number a recipe is judged by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from modelzoo.errors import unknown_name
+
+VALIDATION_FRACTION = 0.1
+TEST_FRACTION = 0.2
+"""Share of a scikit-learn dataset held out as test (those ship without a split)."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset's metadata; the model builders read their input and head from it."""
+
+    name: str
+    task: str
+    input_name: str
+    input_shape: tuple[int, ...]
+    class_names: tuple[str, ...]
+    splits: Mapping[str, int]
+    source: str
+    description: str
+    tfds_name: str | None = None
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes; 0 for regression."""
+        return len(self.class_names)
+
+    @property
+    def is_image(self) -> bool:
+        return self.task == "image_classification"
+
+
+def carve_validation(train: int, test: int) -> dict[str, int]:
+    """Split sizes when `validation` comes out of the original `train`."""
+    validation = int(train * VALIDATION_FRACTION)
+    return {"train": train - validation, "validation": validation, "test": test}
+
+
+def holdout_sizes(total: int) -> dict[str, int]:
+    """Split sizes for a dataset that ships as one table."""
+    test = round(total * TEST_FRACTION)
+    return carve_validation(total - test, test)
+
+
+_DIGIT_NAMES = tuple(str(d) for d in range(10))
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            name="mnist",
+            task="image_classification",
+            input_name="pixels",
+            input_shape=(28, 28, 1),
+            class_names=_DIGIT_NAMES,
+            splits=carve_validation(60_000, 10_000),
+            source="tfds",
+            tfds_name="mnist",
+            description="Handwritten digits, 28x28 grey, 0-255.",
+        ),
+        DatasetInfo(
+            name="fashion_mnist",
+            task="image_classification",
+            input_name="pixels",
+            input_shape=(28, 28, 1),
+            class_names=(
+                "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+            ),
+            splits=carve_validation(60_000, 10_000),
+            source="tfds",
+            tfds_name="fashion_mnist",
+            description="Zalando clothing images, 28x28 grey, 0-255; MNIST's file layout.",
+        ),
+        DatasetInfo(
+            name="cifar10",
+            task="image_classification",
+            input_name="pixels",
+            input_shape=(32, 32, 3),
+            class_names=(
+                "airplane", "automobile", "bird", "cat", "deer",
+                "dog", "frog", "horse", "ship", "truck",
+            ),
+            splits=carve_validation(50_000, 10_000),
+            source="tfds",
+            tfds_name="cifar10",
+            description="Tiny natural images, 32x32 RGB, 0-255.",
+        ),
+        DatasetInfo(
+            name="digits",
+            task="image_classification",
+            input_name="pixels",
+            input_shape=(8, 8, 1),
+            class_names=_DIGIT_NAMES,
+            splits=holdout_sizes(1797),
+            source="sklearn",
+            description=(
+                "scikit-learn's bundled 8x8 digits (UCI). Its 0-16 intensities are scaled to "
+                "0-255 so it takes pixels like every image entry. Works offline: the main demo."
+            ),
+        ),
+        DatasetInfo(
+            name="breast_cancer",
+            task="tabular_classification",
+            input_name="features",
+            input_shape=(30,),
+            class_names=("malignant", "benign"),
+            splits=holdout_sizes(569),
+            source="sklearn",
+            description="Wisconsin diagnostic breast cancer (scikit-learn bundled), 30 features.",
+        ),
+        DatasetInfo(
+            name="diabetes",
+            task="tabular_regression",
+            input_name="features",
+            input_shape=(10,),
+            class_names=(),
+            splits=holdout_sizes(442),
+            source="sklearn",
+            description=(
+                "Diabetes progression one year after baseline (scikit-learn bundled), "
+                "10 features; the target ranges 25-346."
+            ),
+        ),
+    )
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Metadata of a dataset by name, without loading any data."""
+    if name not in DATASETS:
+        raise unknown_name("dataset", name, DATASETS)
+    return DATASETS[name]

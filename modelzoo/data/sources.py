@@ -1,0 +1,211 @@
+"""Where examples come from: local files, TensorFlow Datasets, scikit-learn's bundled data.
+
+Local files in `data_dir` win over any download, so a machine without internet trains on files a
+user copied there in the layout they already have (Keras `.npz`, MNIST IDX files).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from modelzoo.data.catalog import TEST_FRACTION, VALIDATION_FRACTION, DatasetInfo
+from modelzoo.errors import DataFormatError, DataNotFoundError
+
+SPLIT_SEED = 0
+"""Seed of the scikit-learn train/validation/test split; fixed so reported numbers are comparable."""
+
+DIGITS_MAX = 16.0
+"""scikit-learn's digits count set pixels of a 4x4 block: 0-16, scaled here to 0-255."""
+
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_PREFIXES = {"train": "train", "test": "t10k"}
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (the MNIST format), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:
+        raise DataFormatError(f"Cannot read IDX file {path}: {err}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+        raise DataFormatError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}).")
+    dtype = np.dtype(IDX_DTYPES[raw[2]])
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise DataFormatError(
+            f"{path} is truncated or corrupt: header says shape {shape} ({expected} bytes), "
+            f"file has {len(raw)} bytes."
+        )
+    return np.frombuffer(raw[header:], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def expected_files(info: DatasetInfo) -> str:
+    """The file layouts `find_local` accepts, for error messages and docs."""
+    idx = ", ".join(
+        f"{p}-{kind}-idx{n}-ubyte[.gz]"
+        for p in IDX_PREFIXES.values()
+        for kind, n in (("images", 3), ("labels", 1))
+    )
+    return (
+        f"either {info.name}.npz holding x_train, y_train, x_test, y_test (the keras.datasets "
+        f"layout) or the four IDX files {idx}, in DATA_DIR or DATA_DIR/{info.name}/"
+    )
+
+
+def _idx_file(folder: Path, prefix: str, kind: str, ndim: int) -> Path | None:
+    for sep in ("-", "."):
+        for suffix in ("", ".gz"):
+            path = folder / f"{prefix}-{kind}{sep}idx{ndim}-ubyte{suffix}"
+            if path.is_file():
+                return path
+    return None
+
+
+def find_local(info: DatasetInfo, data_dir: Path) -> dict[str, Arrays] | None:
+    """The original train/test arrays from files in `data_dir`, or None when there are none."""
+    if not data_dir.is_dir():
+        raise DataNotFoundError(f"data_dir {data_dir} does not exist or is not a folder.")
+    for folder in (data_dir / info.name, data_dir):
+        npz = folder / f"{info.name}.npz"
+        if npz.is_file():
+            return _read_npz(npz)
+        images = {s: _idx_file(folder, p, "images", 3) for s, p in IDX_PREFIXES.items()}
+        labels = {s: _idx_file(folder, p, "labels", 1) for s, p in IDX_PREFIXES.items()}
+        found = [p for p in (*images.values(), *labels.values()) if p is not None]
+        if len(found) == 4:
+            return {s: (read_idx(images[s]), read_idx(labels[s])) for s in IDX_PREFIXES}
+        if found:
+            raise DataNotFoundError(
+                f"Found only {', '.join(p.name for p in found)} in {folder}; "
+                f"{info.name} needs {expected_files(info)}."
+            )
+    return None
+
+
+def _read_npz(path: Path) -> dict[str, Arrays]:
+    try:
+        with np.load(path) as npz:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
+            if missing:
+                raise DataFormatError(
+                    f"{path} lacks {sorted(missing)}; a keras.datasets .npz holds "
+                    f"x_train, y_train, x_test, y_test (it has {sorted(npz.files)})."
+                )
+            return {s: (npz[f"x_{s}"], npz[f"y_{s}"]) for s in ("train", "test")}
+    except (OSError, ValueError, EOFError) as err:
+        raise DataFormatError(f"Cannot read {path} as a .npz archive: {err}") from None
+
+
+def conform_images(info: DatasetInfo, x: np.ndarray, y: np.ndarray, origin: str) -> Arrays:
+    """Check shapes and labels of image arrays against `info`; add the channel axis."""
+    if x.ndim == len(info.input_shape):
+        x = x[..., np.newaxis]
+    if tuple(x.shape[1:]) != info.input_shape:
+        raise DataFormatError(
+            f"{origin}: images have shape {tuple(x.shape[1:])}, {info.name} needs "
+            f"{info.input_shape} (height, width, channels)."
+        )
+    y = np.asarray(y).reshape(-1)
+    if len(x) != len(y):
+        raise DataFormatError(f"{origin}: {len(x)} images but {len(y)} labels.")
+    if len(y) and (y.min() < 0 or y.max() >= info.num_classes):
+        raise DataFormatError(
+            f"{origin}: labels range {y.min()}..{y.max()}, {info.name} has classes "
+            f"0..{info.num_classes - 1}."
+        )
+    return x.astype(np.uint8), y.astype(np.int64)
+
+
+def split_local(info: DatasetInfo, arrays: dict[str, Arrays], split: str, origin: Path) -> Arrays:
+    """The requested split of local arrays; validation is the last 10% of train."""
+    x, y = conform_images(info, *arrays["test" if split == "test" else "train"], origin=str(origin))
+    if split == "test":
+        return x, y
+    cut = len(x) - int(len(x) * VALIDATION_FRACTION)
+    return (x[:cut], y[:cut]) if split == "train" else (x[cut:], y[cut:])
+
+
+def tfds_split(split: str) -> str:
+    """TFDS slicing that matches `split_local`: validation is the last 10% of train."""
+    percent = round(100 * (1 - VALIDATION_FRACTION))
+    return {"train": f"train[:{percent}%]", "validation": f"train[{percent}%:]", "test": "test"}[split]
+
+
+def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None) -> tf.data.Dataset:
+    """The split through the real `tfds` builder, downloading and preparing it when needed."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(info.tfds_name, data_dir=str(data_dir) if data_dir else None)
+    if not builder.is_prepared():
+        _download_and_prepare(builder, info)
+    return builder.as_dataset(split=tfds_split(split), as_supervised=True, shuffle_files=False)
+
+
+def _download_and_prepare(builder, info: DatasetInfo) -> None:
+    """Download into a temporary folder; on failure remove every folder this call created.
+
+    TFDS retries and then raises deep inside `requests`; what a user needs is which files to put
+    where, and a data_dir that the next attempt finds as clean as before.
+    """
+    root = Path(builder.data_dir_root)
+    created = [p for p in (Path(builder.data_dir), *Path(builder.data_dir).parents) if not p.exists()]
+    created = [p for p in created if p == root or root in p.parents]
+    root.mkdir(parents=True, exist_ok=True)
+    downloads = Path(tempfile.mkdtemp(prefix=".modelzoo-download-", dir=root))
+    try:
+        builder.download_and_prepare(download_dir=str(downloads))
+    except Exception as err:
+        for path in sorted(created, key=lambda p: len(p.parts)):
+            shutil.rmtree(path, ignore_errors=True)
+        reason = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+        raise DataNotFoundError(
+            f"Could not download {info.name!r} with tensorflow-datasets ({reason}). "
+            f"Offline, put {expected_files(info)} and pass --data-dir DATA_DIR "
+            f"(or data_dir=..., or set MODELZOO_DATA_DIR)."
+        ) from None
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
+
+
+@functools.cache
+def _sklearn_splits(name: str, classification: bool) -> dict[str, Arrays]:
+    import sklearn.datasets
+    from sklearn.model_selection import train_test_split
+
+    x, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
+    stratify = y if classification else None
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=stratify
+    )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest,
+        y_rest,
+        test_size=int(len(x_rest) * VALIDATION_FRACTION),
+        random_state=SPLIT_SEED,
+        stratify=y_rest if classification else None,
+    )
+    return {"train": (x_train, y_train), "validation": (x_val, y_val), "test": (x_test, y_test)}
+
+
+def load_sklearn(info: DatasetInfo, split: str) -> Arrays:
+    """A split of scikit-learn's bundled data: images as 0-255 uint8, tables as float32."""
+    x, y = _sklearn_splits(info.name, classification=info.num_classes > 0)[split]
+    if info.is_image:
+        pixels = np.rint(x * (255.0 / DIGITS_MAX)).reshape((-1, *info.input_shape))
+        return pixels.astype(np.uint8), y.astype(np.int64)
+    labels = y.astype(np.int64) if info.num_classes else y.astype(np.float32)
+    return x.astype(np.float32), labels

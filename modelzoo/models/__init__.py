@@ -1,0 +1,8 @@
+"""Model families, one module each. Importing a module registers its entries.
+
+Adding a family is one new module here, with `@register` on its builder, plus its import below.
+"""
+
+from modelzoo.models import cnn, mlp
+
+__all__ = ["cnn", "mlp"]

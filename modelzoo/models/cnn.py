@@ -1,0 +1,39 @@
+"""Small convolutional networks for image classification (keras.io's MNIST convnet, generalised)."""
+
+from __future__ import annotations
+
+import keras
+
+from modelzoo.data import DatasetInfo
+from modelzoo.models.common import head, model_input, preprocess
+from modelzoo.recipes import CLASSIFIER
+from modelzoo.registry import Target, register
+
+
+@register("cnn_mnist", dataset="mnist", recipe=CLASSIFIER, target=Target("accuracy", 0.992, 0.002))
+@register("cnn_fashion_mnist", dataset="fashion_mnist", recipe=CLASSIFIER,
+          target=Target("accuracy", 0.91, 0.01))
+@register("cnn_cifar10", dataset="cifar10", recipe=CLASSIFIER.replace(epochs=40, patience=5),
+          target=Target("accuracy", 0.72, 0.03), blocks=3, dense_units=128)
+@register("cnn_digits", dataset="digits", recipe=CLASSIFIER.replace(batch_size=32, epochs=60, patience=8),
+          target=Target("accuracy", 0.98, 0.015), filters=16)
+def cnn(
+    info: DatasetInfo,
+    name: str,
+    *,
+    filters: int = 32,
+    blocks: int = 2,
+    dense_units: int = 0,
+    dropout: float = 0.5,
+) -> keras.Model:
+    """`blocks` x [Conv3x3(filters, doubling) -> MaxPool] -> Flatten -> Dropout -> head."""
+    inputs = model_input(info)
+    x = preprocess(inputs, info, adapt_data=None)
+    for i in range(blocks):
+        x = keras.layers.Conv2D(filters * 2**i, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    if dense_units:
+        x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, head(x, info), name=name)

@@ -1,0 +1,39 @@
+"""Pieces every family shares: the named input, the in-model preprocessing, and the task head.
+
+Preprocessing lives inside the model (pixel rescaling, feature normalisation), so a trained model
+takes what a client has (raw 0-255 pixels, raw feature values) and an export needs no extra code.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from modelzoo.data import DatasetInfo
+
+PIXEL_SCALE = 1.0 / 255.0
+
+
+def model_input(info: DatasetInfo) -> keras.KerasTensor:
+    """The named float32 input (`pixels` or `features`); integer pixels are cast on the way in."""
+    return keras.Input(shape=info.input_shape, name=info.input_name, dtype="float32")
+
+
+def preprocess(inputs: keras.KerasTensor, info: DatasetInfo, adapt_data: tf.data.Dataset | None):
+    """Rescale pixels to [0, 1]; normalise tabular features with statistics of `adapt_data`."""
+    if info.is_image:
+        return keras.layers.Rescaling(PIXEL_SCALE, name="rescale")(inputs)
+    normalize = keras.layers.Normalization(name="normalize")
+    if adapt_data is not None:
+        normalize.adapt(adapt_data)
+    return normalize(inputs)
+
+
+def head(x: keras.KerasTensor, info: DatasetInfo) -> keras.KerasTensor:
+    """The output layer, named for what it returns: `logits` for several classes,
+    `probability` (sigmoid) for two, `prediction` for regression."""
+    if info.num_classes > 2:
+        return keras.layers.Dense(info.num_classes, name="logits")(x)
+    if info.num_classes == 2:
+        return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+    return keras.layers.Dense(1, name="prediction")(x)
