@@ -37,7 +37,17 @@ def _subclasses_in(module: Any, base: type) -> dict[str, type]:
     return found
 
 
-OPTIMIZERS = {name.replace("_", ""): cls for name, cls in _subclasses_in(keras.optimizers, keras.optimizers.Optimizer).items()}
+def _standalone(cls: type) -> bool:
+    """An optimizer made from a learning rate alone (not a wrapper needing an inner optimizer)."""
+    params = list(inspect.signature(cls).parameters.values())
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+
+
+OPTIMIZERS = {
+    name.replace("_", ""): cls
+    for name, cls in _subclasses_in(keras.optimizers, keras.optimizers.Optimizer).items()
+    if _standalone(cls)
+}
 LOSSES = _subclasses_in(keras.losses, keras.losses.Loss)
 
 
@@ -115,19 +125,24 @@ class Recipe:
         loss_class = LOSSES[self.loss]
         return loss_class(from_logits=True) if self.from_logits else loss_class()
 
+    def make_schedule(
+        self, steps_per_epoch: int
+    ) -> float | keras.optimizers.schedules.LearningRateSchedule:
+        """The learning rate, or its schedule over `epochs` (which needs the steps per epoch)."""
+        if self.schedule == "constant":
+            return self.learning_rate
+        warmup_steps = int(self.warmup_epochs * steps_per_epoch)
+        total_steps = max(self.epochs * steps_per_epoch, warmup_steps + 1)
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup_steps else self.learning_rate,
+            decay_steps=total_steps - warmup_steps,
+            warmup_target=self.learning_rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
+
     def make_optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-        """The optimizer with its learning-rate schedule; schedules need the steps per epoch."""
-        learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = self.learning_rate
-        if self.schedule == "cosine":
-            warmup_steps = int(self.warmup_epochs * steps_per_epoch)
-            total_steps = max(self.epochs * steps_per_epoch, warmup_steps + 1)
-            learning_rate = keras.optimizers.schedules.CosineDecay(
-                initial_learning_rate=0.0 if warmup_steps else self.learning_rate,
-                decay_steps=total_steps - warmup_steps,
-                warmup_target=self.learning_rate if warmup_steps else None,
-                warmup_steps=warmup_steps,
-            )
-        config: dict[str, Any] = {"learning_rate": learning_rate}
+        """The optimizer with its learning-rate schedule."""
+        config: dict[str, Any] = {"learning_rate": self.make_schedule(steps_per_epoch)}
         if self.weight_decay:
             config["weight_decay"] = self.weight_decay
         return OPTIMIZERS[self.optimizer](**config)

@@ -27,8 +27,10 @@ from modelzoo.recipes import Recipe
 
 Builder = Callable[..., keras.Model]
 ADAPT_PARAM = "adapt_data"
-"""A builder that declares this parameter receives the training features, to adapt
-preprocessing layers (Normalization, TextVectorization) that live inside the model."""
+"""A builder that declares this parameter receives a callable returning the training features
+(batched), to adapt preprocessing layers that live inside the model (Normalization,
+TextVectorization). It is None when no adaptation is wanted (`describe` only counts parameters)."""
+AdaptData = Callable[[], tf.data.Dataset] | None
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,17 @@ class Entry:
         adapt: bool = True,
     ) -> keras.Model:
         """Call the builder. With `adapt`, preprocessing layers are adapted on `adapt_data`,
-        by default the features of the entry's training split."""
+        by default the features of the entry's training split, loaded only if a layer asks."""
         kwargs = dict(hparams)
         if ADAPT_PARAM in inspect.signature(self.builder).parameters:
-            if adapt_data is None and adapt:
-                train = load_dataset(self.dataset, "train", batch_size=256, data_dir=data_dir)
-                adapt_data = train.map(lambda features, label: features)
-            kwargs[ADAPT_PARAM] = adapt_data
+            if adapt_data is not None:
+                kwargs[ADAPT_PARAM] = lambda: adapt_data
+            elif adapt:
+                kwargs[ADAPT_PARAM] = lambda: load_dataset(
+                    self.dataset, "train", batch_size=256, data_dir=data_dir
+                ).map(lambda features, label: features)
+            else:
+                kwargs[ADAPT_PARAM] = None
         try:
             return self.builder(self.info, self.name, **kwargs)
         except ValueError as err:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from modelzoo.data.catalog import TEST_FRACTION, VALIDATION_FRACTION, DatasetInfo
+from modelzoo.data.catalog import VALIDATION_FRACTION, DatasetInfo
 from modelzoo.errors import DataFormatError, DataNotFoundError
 
 SPLIT_SEED = 0
@@ -182,19 +182,20 @@ def _download_and_prepare(builder, info: DatasetInfo) -> None:
 
 
 @functools.cache
-def _sklearn_splits(name: str, classification: bool) -> dict[str, Arrays]:
+def _sklearn_splits(name: str, classification: bool, test: int, validation: int) -> dict[str, Arrays]:
+    """Seeded (stratified, for classes) splits of exactly the sizes `dataset_info` announces."""
     import sklearn.datasets
     from sklearn.model_selection import train_test_split
 
     x, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
     stratify = y if classification else None
     x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=stratify
+        x, y, test_size=test, random_state=SPLIT_SEED, stratify=stratify
     )
     x_train, x_val, y_train, y_val = train_test_split(
         x_rest,
         y_rest,
-        test_size=int(len(x_rest) * VALIDATION_FRACTION),
+        test_size=validation,
         random_state=SPLIT_SEED,
         stratify=y_rest if classification else None,
     )
@@ -203,7 +204,8 @@ def _sklearn_splits(name: str, classification: bool) -> dict[str, Arrays]:
 
 def load_sklearn(info: DatasetInfo, split: str) -> Arrays:
     """A split of scikit-learn's bundled data: images as 0-255 uint8, tables as float32."""
-    x, y = _sklearn_splits(info.name, classification=info.num_classes > 0)[split]
+    splits = _sklearn_splits(info.name, info.num_classes > 0, info.splits["test"], info.splits["validation"])
+    x, y = splits[split]
     if info.is_image:
         pixels = np.rint(x * (255.0 / DIGITS_MAX)).reshape((-1, *info.input_shape))
         return pixels.astype(np.uint8), y.astype(np.int64)

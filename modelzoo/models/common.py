@@ -7,9 +7,9 @@ takes what a client has (raw 0-255 pixels, raw feature values) and an export nee
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from modelzoo.data import DatasetInfo
+from modelzoo.registry import AdaptData
 
 PIXEL_SCALE = 1.0 / 255.0
 
@@ -19,13 +19,13 @@ def model_input(info: DatasetInfo) -> keras.KerasTensor:
     return keras.Input(shape=info.input_shape, name=info.input_name, dtype="float32")
 
 
-def preprocess(inputs: keras.KerasTensor, info: DatasetInfo, adapt_data: tf.data.Dataset | None):
-    """Rescale pixels to [0, 1]; normalise tabular features with statistics of `adapt_data`."""
+def preprocess(inputs: keras.KerasTensor, info: DatasetInfo, adapt_data: AdaptData):
+    """Rescale pixels to [0, 1]; normalise tabular features with the training statistics."""
     if info.is_image:
         return keras.layers.Rescaling(PIXEL_SCALE, name="rescale")(inputs)
     normalize = keras.layers.Normalization(name="normalize")
     if adapt_data is not None:
-        normalize.adapt(adapt_data)
+        normalize.adapt(adapt_data())
     return normalize(inputs)
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import head, model_input, preprocess
 from modelzoo.recipes import BINARY_CLASSIFIER, CLASSIFIER, REGRESSION
-from modelzoo.registry import Target, register
+from modelzoo.registry import AdaptData, Target, register
 
 
 @register(
@@ -38,7 +37,7 @@ def mlp(
     depth: int = 1,
     dropout: float = 0.0,
     activation: str = "relu",
-    adapt_data: tf.data.Dataset | None = None,
+    adapt_data: AdaptData = None,
 ) -> keras.Model:
     """Flatten -> `depth` x [Dense(hidden_units) -> Dropout] -> task head."""
     inputs = model_input(info)

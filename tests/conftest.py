@@ -1,0 +1,64 @@
+"""Shared fixtures: small learnable image datasets written to disk in the formats users have."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def blob_images(n: int, shape: tuple[int, ...], classes: int = 10, seed: int = 0):
+    """Noisy images whose class is where a bright square sits: easy to learn, not trivial."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, size=n)
+    x = rng.integers(0, 60, size=(n, *shape)).astype(np.uint8)
+    h, w = shape[0], shape[1]
+    side = h // 4
+    for i, label in enumerate(y):
+        row, col = divmod(int(label), 4)
+        x[i, row * side:(row + 1) * side, col * side:(col + 1) * side] = 230
+    return x, y.astype(np.uint8)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write `array` (uint8) in the IDX format, gzipped when the name ends with .gz."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        data = gzip.compress(data)
+    path.write_bytes(data)
+
+
+@pytest.fixture(scope="session")
+def mnist_like():
+    """600 train and 200 test 28x28 images, as keras.datasets.mnist returns them (no channel axis)."""
+    x_train, y_train = blob_images(600, (28, 28), seed=1)
+    x_test, y_test = blob_images(200, (28, 28), seed=2)
+    return x_train, y_train, x_test, y_test
+
+
+@pytest.fixture
+def idx_dir(tmp_path: Path, mnist_like) -> Path:
+    """A data_dir holding the four MNIST IDX files, gzipped, under `fashion_mnist/`."""
+    x_train, y_train, x_test, y_test = mnist_like
+    folder = tmp_path / "fashion_mnist"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", x_train)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", y_train)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", x_test)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", y_test)
+    return tmp_path
+
+
+@pytest.fixture
+def npz_dir(tmp_path: Path, mnist_like) -> Path:
+    """A data_dir holding `mnist.npz` in the keras.datasets layout."""
+    x_train, y_train, x_test, y_test = mnist_like
+    np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return tmp_path
