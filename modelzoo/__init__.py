@@ -1,10 +1,10 @@
 """modelzoo: ready-to-train Keras 3 models by name, exported for TensorFlow Serving.
 
-    import modelzoo
-    modelzoo.list_models("*mnist*")
-    model = modelzoo.build("mlp_digits")
-    modelzoo.fit(model)
-    modelzoo.export(model)
+import modelzoo
+modelzoo.list_models("*mnist*")
+model = modelzoo.build("mlp_digits")
+modelzoo.fit(model)
+modelzoo.export(model)
 """
 
 import os

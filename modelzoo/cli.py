@@ -129,8 +129,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--epochs", type=int, help="maximum epochs (the recipe's by default)")
     p.add_argument("--data-dir", help=data_dir_help)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hyperparameter or recipe field (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a hyperparameter or recipe field (repeatable)",
+    )
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
     p.add_argument("--export-dir", help="also export the trained model as a SavedModel here")
     p.set_defaults(func=cmd_train)

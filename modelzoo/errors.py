@@ -37,6 +37,4 @@ def unknown_name(kind: str, name: str, choices: Iterable[str], where: str = "") 
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     context = f" {where}" if where else ""
-    return UnknownNameError(
-        f"Unknown {kind} {name!r}{context}.{hint} Valid {kind}s: {', '.join(valid)}."
-    )
+    return UnknownNameError(f"Unknown {kind} {name!r}{context}.{hint} Valid {kind}s: {', '.join(valid)}.")

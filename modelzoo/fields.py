@@ -53,9 +53,7 @@ def check_value(field: str, value: Any, tp: Any) -> Any:
             return value
     elif tp is Any or isinstance(value, tp):
         return value
-    raise InvalidTypeError(
-        f"{field!r} expects {type_name(tp)}, got {type(value).__name__} {value!r}."
-    )
+    raise InvalidTypeError(f"{field!r} expects {type_name(tp)}, got {type(value).__name__} {value!r}.")
 
 
 def parse_value(field: str, text: str, tp: Any) -> Any:

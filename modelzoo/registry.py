@@ -71,10 +71,7 @@ class Measurement:
     machine: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.metric} {self.value:.4f} on {self.split} ({self.date}, {self.machine}): "
-            f"{self.command}"
-        )
+        return f"{self.metric} {self.value:.4f} on {self.split} ({self.date}, {self.machine}): {self.command}"
 
 
 @dataclass(frozen=True)
@@ -178,7 +175,11 @@ class ModelSpec:
     def __str__(self) -> str:
         info = dataset_info(self.dataset)
         splits = " / ".join(f"{n} {s}" for s, n in info.splits.items())
-        classes = f"{len(self.class_names)}: {', '.join(self.class_names)}" if self.class_names else "- (regression)"
+        classes = (
+            f"{len(self.class_names)}: {', '.join(self.class_names)}"
+            if self.class_names
+            else "- (regression)"
+        )
         recipe = ", ".join(f"{k}={v}" for k, v in self.recipe.to_dict().items() if k != "name")
         rows = [
             ("family", self.family),
@@ -221,7 +222,9 @@ def register(
 
     def decorator(builder: Builder) -> Builder:
         if name in _REGISTRY:
-            raise ValueError(f"Entry {name!r} is already registered (by {_REGISTRY[name].builder.__module__}).")
+            raise ValueError(
+                f"Entry {name!r} is already registered (by {_REGISTRY[name].builder.__module__})."
+            )
         dataset_info(dataset)
         hints = typing.get_type_hints(builder)
         params = {
@@ -230,10 +233,13 @@ def register(
             if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != ADAPT_PARAM
         }
         hparam_types = {key: hints.get(key, Any) for key in params}
-        for key, value in defaults.items():
+        for key in defaults:
             if key not in params:
                 raise unknown_name(f"hyperparameter of {builder.__name__}", key, params)
-        values = {key: check_value(key, defaults.get(key, p.default), hparam_types[key]) for key, p in params.items()}
+        values = {
+            key: check_value(key, defaults.get(key, p.default), hparam_types[key])
+            for key, p in params.items()
+        }
         _REGISTRY[name] = Entry(
             name=name,
             family=family or builder.__name__,
@@ -373,4 +379,3 @@ def measurements() -> dict[str, Measurement]:
 def _load_builtin_models() -> None:
     """Import the model families so their `@register` decorators run."""
     import modelzoo.models  # noqa: F401
-

@@ -41,8 +41,9 @@ def fit(
     `train`/`val` are batched `tf.data` datasets or `(x, y)` arrays (batched with the recipe's
     batch size). Left out, they are the entry's own train and validation splits. A name is built
     first (`overrides` may then hold hyperparameters too); for a built model, `overrides` are
-    recipe fields and the model is recompiled with them. With `run_dir`, the best checkpoint,
-    history and curves are written there.
+    recipe fields, and the model is recompiled when they change how it compiles. A plain Keras
+    model keeps its own compile; the default `Recipe` and `overrides` set how it is fitted.
+    With `run_dir`, the best checkpoint, history and curves are written there.
     """
     if isinstance(model_or_name, str):
         model = build(model_or_name, data_dir=data_dir, **overrides)
@@ -50,13 +51,9 @@ def fit(
     else:
         model = model_or_name
         record = record_of(model)
-        if overrides:
-            recipe = (record.recipe if record else Recipe()).replace(**overrides)
-            record = BuildRecord(record.entry if record else model.name,
-                                 record.hyperparameters if record else {}, recipe)
-            recipe.compile(model, _steps_per_epoch(train, record))
-            model.modelzoo = record
-    recipe = record.recipe if record else Recipe()
+        if record is not None and overrides:
+            record = _apply_recipe_overrides(model, record, train, overrides)
+    recipe = record.recipe if record else Recipe().replace(**overrides)
     if train is None:
         if record is None:
             raise InvalidValueError(
@@ -64,7 +61,9 @@ def fit(
                 "pass train=(x, y) or a batched tf.data.Dataset."
             )
         dataset = get_entry(record.entry).dataset
-        train = load_dataset(dataset, "train", batch_size=recipe.batch_size, data_dir=data_dir, seed=recipe.seed)
+        train = load_dataset(
+            dataset, "train", batch_size=recipe.batch_size, data_dir=data_dir, seed=recipe.seed
+        )
         if val is None:
             val = load_dataset(dataset, "validation", batch_size=recipe.batch_size, data_dir=data_dir)
     callbacks = recipe.make_callbacks(Path(run_dir) if run_dir else None, has_validation=val is not None)
@@ -73,7 +72,12 @@ def fit(
         write_config(run_path, model, record)
         callbacks.append(RunLog(run_path))
     keras.utils.set_random_seed(recipe.seed)
-    kwargs: dict[str, Any] = {"epochs": recipe.epochs, "callbacks": callbacks, "verbose": verbose, "shuffle": False}
+    kwargs: dict[str, Any] = {
+        "epochs": recipe.epochs,
+        "callbacks": callbacks,
+        "verbose": verbose,
+        "shuffle": False,
+    }
     if isinstance(train, tuple):
         x, y = train
         kwargs |= {"x": x, "y": y, "batch_size": recipe.batch_size, "shuffle": True}
@@ -85,6 +89,18 @@ def fit(
         return model.fit(**kwargs)
     except ValueError as err:
         raise DataFormatError(f"The data does not fit {model.name}: {str(err).strip()}") from None
+
+
+def _apply_recipe_overrides(
+    model: keras.Model, record: BuildRecord, train: Data | None, overrides: dict[str, Any]
+) -> BuildRecord:
+    """Attach the changed recipe to an entry's model, recompiling only when a field that
+    compile uses changed (recompiling resets the optimizer's state)."""
+    recipe = record.recipe.replace(**overrides)
+    model.modelzoo = BuildRecord(record.entry, record.hyperparameters, recipe)
+    if recipe.compile_settings() != record.recipe.compile_settings():
+        recipe.compile(model, _steps_per_epoch(train, model.modelzoo))
+    return model.modelzoo
 
 
 def _steps_per_epoch(train: Data | None, record: BuildRecord | None) -> int:
@@ -105,11 +121,15 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
     if path.is_dir():
         path = path / BEST_CHECKPOINT
     if not path.is_file():
-        raise ModelZooError(f"No checkpoint at {path}: pass a .keras file or a run folder holding {BEST_CHECKPOINT}.")
+        raise ModelZooError(
+            f"No checkpoint at {path}: pass a .keras file or a run folder holding {BEST_CHECKPOINT}."
+        )
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as err:
-        raise ModelZooError(f"Cannot load checkpoint {path} (truncated or not a .keras file?): {err}") from None
+        raise ModelZooError(
+            f"Cannot load checkpoint {path} (truncated or not a .keras file?): {err}"
+        ) from None
 
 
 def evaluate(
@@ -124,7 +144,9 @@ def evaluate(
     record = record_of(model)
     entry_name = name or (record.entry if record else None)
     if entry_name is None:
-        raise InvalidValueError(f"Model {model.name!r} is not a modelzoo entry; pass name=... to pick its dataset.")
+        raise InvalidValueError(
+            f"Model {model.name!r} is not a modelzoo entry; pass name=... to pick its dataset."
+        )
     entry = get_entry(entry_name)
     if record is not None and record.entry != entry.name:
         raise InvalidValueError(f"This model was built as {record.entry!r}, not {entry.name!r}.")

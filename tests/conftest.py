@@ -18,11 +18,10 @@ def blob_images(n: int, shape: tuple[int, ...], classes: int = 10, seed: int = 0
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, size=n)
     x = rng.integers(0, 60, size=(n, *shape)).astype(np.uint8)
-    h, w = shape[0], shape[1]
-    side = h // 4
+    side = shape[0] // 4
     for i, label in enumerate(y):
         row, col = divmod(int(label), 4)
-        x[i, row * side:(row + 1) * side, col * side:(col + 1) * side] = 230
+        x[i, row * side : (row + 1) * side, col * side : (col + 1) * side] = 230
     return x, y.astype(np.uint8)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import write_idx
 
 import modelzoo
-from conftest import write_idx
 
 
 def collect(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:

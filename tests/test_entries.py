@@ -40,5 +40,7 @@ def test_entry_round_trips_through_keras_file_in_safe_mode(name, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     x = sample_input(name)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6
+    )
     assert loaded.name == name

@@ -14,8 +14,18 @@ from modelzoo.recipes import CLASSIFIER, Recipe
 
 def test_list_models_matches_patterns_and_filters():
     assert modelzoo.list_models("*digits") == ["cnn_digits", "mlp_digits"]
-    assert modelzoo.list_models("*mnist*") == ["cnn_fashion_mnist", "cnn_mnist", "mlp_fashion_mnist", "mlp_mnist"]
-    assert set(modelzoo.list_models(family="cnn")) == {"cnn_cifar10", "cnn_digits", "cnn_fashion_mnist", "cnn_mnist"}
+    assert modelzoo.list_models("*mnist*") == [
+        "cnn_fashion_mnist",
+        "cnn_mnist",
+        "mlp_fashion_mnist",
+        "mlp_mnist",
+    ]
+    assert set(modelzoo.list_models(family="cnn")) == {
+        "cnn_cifar10",
+        "cnn_digits",
+        "cnn_fashion_mnist",
+        "cnn_mnist",
+    }
     assert modelzoo.list_models(task="tabular_regression") == ["linear_diabetes"]
     assert modelzoo.list_models(dataset="cifar10") == ["cnn_cifar10", "mlp_cifar10"]
     small = modelzoo.list_models(max_params=10_000)
@@ -58,7 +68,9 @@ def test_overrides_change_architecture_and_recipe():
     model = modelzoo.build("mlp_mnist", hidden_units=256, learning_rate=3e-4)
     assert model.count_params() == 784 * 256 + 256 + 256 * 10 + 10
     assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
-    assert model.modelzoo.recipe.learning_rate == 3e-4 and model.modelzoo.hyperparameters["hidden_units"] == 256
+    assert (
+        model.modelzoo.recipe.learning_rate == 3e-4 and model.modelzoo.hyperparameters["hidden_units"] == 256
+    )
 
 
 def test_same_seed_gives_same_initial_weights():
@@ -84,11 +96,13 @@ def test_unknown_override_lists_valid_keys():
 
 @pytest.mark.parametrize(
     ("override", "expected"),
-    [({"hidden_units": "256"}, "'hidden_units' expects int"),
-     ({"hidden_units": 2.5}, "'hidden_units' expects int"),
-     ({"hidden_units": True}, "'hidden_units' expects int"),
-     ({"learning_rate": "fast"}, "'learning_rate' expects float"),
-     ({"metrics": "accuracy"}, "'metrics' expects tuple[str, ...]")],
+    [
+        ({"hidden_units": "256"}, "'hidden_units' expects int"),
+        ({"hidden_units": 2.5}, "'hidden_units' expects int"),
+        ({"hidden_units": True}, "'hidden_units' expects int"),
+        ({"learning_rate": "fast"}, "'learning_rate' expects float"),
+        ({"metrics": "accuracy"}, "'metrics' expects tuple[str, ...]"),
+    ],
 )
 def test_wrong_override_type_names_field_and_type(override, expected):
     with pytest.raises(modelzoo.InvalidTypeError, match=expected.replace("[", r"\[").replace("]", r"\]")):
@@ -97,7 +111,7 @@ def test_wrong_override_type_names_field_and_type(override, expected):
 
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"batch_size": -1}, {"learning_rate": 0.0}, {"patience": -2}])
 def test_out_of_range_recipe_values_are_refused(bad):
-    (key, value), = bad.items()
+    ((key, value),) = bad.items()
     with pytest.raises(modelzoo.InvalidValueError, match=f"'{key}' must be"):
         CLASSIFIER.replace(**bad)
 

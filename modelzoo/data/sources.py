@@ -124,8 +124,7 @@ def conform_images(info: DatasetInfo, x: np.ndarray, y: np.ndarray, origin: str)
         raise DataFormatError(f"{origin}: {len(x)} images but {len(y)} labels.")
     if len(y) and (y.min() < 0 or y.max() >= info.num_classes):
         raise DataFormatError(
-            f"{origin}: labels range {y.min()}..{y.max()}, {info.name} has classes "
-            f"0..{info.num_classes - 1}."
+            f"{origin}: labels range {y.min()}..{y.max()}, {info.name} has classes 0..{info.num_classes - 1}."
         )
     return x.astype(np.uint8), y.astype(np.int64)
 

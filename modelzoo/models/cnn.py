@@ -6,17 +6,26 @@ import keras
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import head, model_input, preprocess
-from modelzoo.recipes import CLASSIFIER
+from modelzoo.recipes import CLASSIFIER_COSINE, SMALL_CLASSIFIER
 from modelzoo.registry import Target, register
 
 
-@register("cnn_mnist", dataset="mnist", recipe=CLASSIFIER, target=Target("accuracy", 0.992, 0.002))
-@register("cnn_fashion_mnist", dataset="fashion_mnist", recipe=CLASSIFIER,
-          target=Target("accuracy", 0.91, 0.01))
-@register("cnn_cifar10", dataset="cifar10", recipe=CLASSIFIER.replace(epochs=40, patience=5),
-          target=Target("accuracy", 0.72, 0.03), blocks=3, dense_units=128)
-@register("cnn_digits", dataset="digits", recipe=CLASSIFIER.replace(batch_size=32, epochs=60, patience=8),
-          target=Target("accuracy", 0.98, 0.015), filters=16)
+@register("cnn_mnist", dataset="mnist", recipe=CLASSIFIER_COSINE, target=Target("accuracy", 0.992, 0.002))
+@register(
+    "cnn_fashion_mnist",
+    dataset="fashion_mnist",
+    recipe=CLASSIFIER_COSINE,
+    target=Target("accuracy", 0.91, 0.01),
+)
+@register(
+    "cnn_cifar10",
+    dataset="cifar10",
+    recipe=CLASSIFIER_COSINE.replace(epochs=40, patience=40),
+    target=Target("accuracy", 0.72, 0.03),
+    blocks=3,
+    dense_units=128,
+)
+@register("cnn_digits", dataset="digits", recipe=SMALL_CLASSIFIER, target=Target("accuracy", 0.98, 0.015))
 def cnn(
     info: DatasetInfo,
     name: str,

@@ -6,29 +6,58 @@ import keras
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import head, model_input, preprocess
-from modelzoo.recipes import BINARY_CLASSIFIER, CLASSIFIER, REGRESSION
+from modelzoo.recipes import BINARY_CLASSIFIER, CLASSIFIER_COSINE, REGRESSION, SMALL_CLASSIFIER
 from modelzoo.registry import AdaptData, Target, register
 
 
 @register(
     "mlp_mnist",
     dataset="mnist",
-    recipe=CLASSIFIER,
+    recipe=CLASSIFIER_COSINE,
     target=Target("accuracy", 0.98, 0.003),
     description="The classic: Flatten -> Dense(128, relu) -> Dropout(0.2) -> Dense(10).",
     dropout=0.2,
 )
-@register("mlp_fashion_mnist", dataset="fashion_mnist", recipe=CLASSIFIER,
-          target=Target("accuracy", 0.88, 0.01), hidden_units=256, dropout=0.2)
-@register("mlp_cifar10", dataset="cifar10", recipe=CLASSIFIER,
-          target=Target("accuracy", 0.50, 0.02), hidden_units=512, depth=2, dropout=0.2)
-@register("mlp_digits", dataset="digits", recipe=CLASSIFIER.replace(batch_size=32, epochs=60, patience=8),
-          target=Target("accuracy", 0.97, 0.015), hidden_units=64)
-@register("mlp_breast_cancer", dataset="breast_cancer", recipe=BINARY_CLASSIFIER,
-          target=Target("accuracy", 0.96, 0.02), hidden_units=16)
-@register("linear_diabetes", dataset="diabetes", recipe=REGRESSION, family="linear",
-          target=Target("mae", 46.2, 1.5, higher_is_better=False),
-          description="Linear regression: Normalization -> Dense(1).", depth=0)
+@register(
+    "mlp_fashion_mnist",
+    dataset="fashion_mnist",
+    recipe=CLASSIFIER_COSINE,
+    target=Target("accuracy", 0.88, 0.01),
+    hidden_units=256,
+    dropout=0.2,
+)
+@register(
+    "mlp_cifar10",
+    dataset="cifar10",
+    recipe=CLASSIFIER_COSINE,
+    target=Target("accuracy", 0.50, 0.02),
+    hidden_units=512,
+    depth=2,
+    dropout=0.2,
+)
+@register(
+    "mlp_digits",
+    dataset="digits",
+    recipe=SMALL_CLASSIFIER,
+    target=Target("accuracy", 0.97, 0.015),
+    hidden_units=256,
+)
+@register(
+    "mlp_breast_cancer",
+    dataset="breast_cancer",
+    recipe=BINARY_CLASSIFIER,
+    target=Target("accuracy", 0.96, 0.02),
+    hidden_units=16,
+)
+@register(
+    "linear_diabetes",
+    dataset="diabetes",
+    recipe=REGRESSION,
+    family="linear",
+    target=Target("mae", 46.2, 1.5, higher_is_better=False),
+    description="Linear regression: Normalization -> Dense(1).",
+    depth=0,
+)
 def mlp(
     info: DatasetInfo,
     name: str,

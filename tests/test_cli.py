@@ -1,0 +1,89 @@
+"""The `modelzoo` command end to end, as a user runs it: train -> run folder -> evaluate -> export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "modelzoo.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def test_train_evaluate_export_on_digits(tmp_path):
+    trained = run_cli(
+        "train",
+        "mlp_digits",
+        "--epochs",
+        "4",
+        "--set",
+        "hidden_units=32",
+        "--export-dir",
+        "saved_models",
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "mlp_digits").iterdir()
+    for name in ("best.keras", "config.json", "history.json", "curves.png", "metrics.json"):
+        assert (run_dir / name).is_file(), name
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3, 4]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["hyperparameters"]["hidden_units"] == 32 and config["recipe"]["epochs"] == 4
+    test_accuracy = json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"]
+    assert "Epoch 4/4" in trained.stdout and f"accuracy={test_accuracy:.4f}" in trained.stdout
+    assert (tmp_path / "saved_models" / "mlp_digits" / "1" / "saved_model.pb").is_file()
+
+    evaluated = run_cli("evaluate", "mlp_digits", "--checkpoint", str(run_dir), cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert f"mlp_digits on test: accuracy={test_accuracy:.4f}" in evaluated.stdout
+
+    exported = run_cli("export", "mlp_digits", "--checkpoint", str(run_dir / "best.keras"), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert (tmp_path / "saved_models" / "mlp_digits" / "2" / "saved_model.pb").is_file()
+
+    again = run_cli("export", "mlp_digits", "--checkpoint", str(run_dir), "--version", "1", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+
+    wrong = run_cli("evaluate", "cnn_digits", "--checkpoint", str(run_dir), cwd=tmp_path)
+    assert wrong.returncode == 2 and "built as 'mlp_digits', not 'cnn_digits'" in wrong.stderr
+
+
+def test_list_and_describe(tmp_path):
+    listed = run_cli("list", "*digits", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.strip().splitlines()
+    assert lines[0].split()[:4] == ["name", "family", "task", "dataset"]
+    assert [line.split()[0] for line in lines[1:]] == ["cnn_digits", "mlp_digits"]
+    described = run_cli("describe", "mlp_breast_cancer", cwd=tmp_path)
+    assert described.returncode == 0
+    assert "binary_classifier" in described.stdout and "probability: float32[None, 1]" in described.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "mlp_digts"], "Did you mean 'mlp_digits'"),
+        (["train", "mlp_digits", "--set", "hidden_units=many"], "'hidden_units' expects int, got 'many'"),
+        (["train", "mlp_digits", "--set", "epochs=0"], "'epochs' must be > 0"),
+        (["train", "mlp_digits", "--set", "lr=0.1"], "Unknown override 'lr' for mlp_digits"),
+        (["describe", "nope"], "Unknown model 'nope'"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_status_2(args, message, tmp_path):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
