@@ -28,8 +28,8 @@ def test_list_models_matches_patterns_and_filters():
     }
     assert modelzoo.list_models(task="tabular_regression") == ["linear_diabetes"]
     assert modelzoo.list_models(dataset="cifar10") == ["cnn_cifar10", "mlp_cifar10"]
-    small = modelzoo.list_models(max_params=10_000)
-    assert "mlp_digits" in small and "mlp_mnist" not in small
+    small = modelzoo.list_models(max_params=20_000)
+    assert "mlp_digits" in small and "cnn_digits" not in small and "mlp_mnist" not in small
     assert modelzoo.list_models("nothing*") == []
 
 

@@ -49,13 +49,16 @@ def test_fit_writes_run_folder_and_best_checkpoint_matches_restored_weights(tmp_
 
 def test_fit_on_arrays_with_recipe_overrides_recompiles(mnist_like):
     x_train, y_train, x_test, y_test = mnist_like
-    model = modelzoo.build("mlp_mnist")
+    model = modelzoo.build("mlp_mnist", schedule="constant")
     history = modelzoo.fit(
         model, (x_train, y_train), (x_test, y_test), epochs=3, learning_rate=2e-3, verbose=0
     )
     assert len(history.history["loss"]) == 3
     assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
     assert model.modelzoo.recipe.epochs == 3
+    optimizer, steps = model.optimizer, int(model.optimizer.iterations)
+    modelzoo.fit(model, (x_train, y_train), epochs=1, verbose=0)
+    assert model.optimizer is optimizer and int(optimizer.iterations) > steps, "epochs alone: no recompile"
     with pytest.raises(modelzoo.UnknownNameError, match="recipe field 'hidden_units'"):
         modelzoo.fit(model, (x_train, y_train), hidden_units=3)
 
