@@ -145,13 +145,21 @@ def tfds_split(split: str) -> str:
 
 
 def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None) -> tf.data.Dataset:
-    """The split through the real `tfds` builder, downloading and preparing it when needed."""
+    """The split through the real `tfds.load`, after downloading and preparing it if needed."""
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(info.tfds_name, data_dir=str(data_dir) if data_dir else None)
+    directory = str(data_dir) if data_dir else None
+    builder = tfds.builder(info.tfds_name, data_dir=directory)
     if not builder.is_prepared():
         _download_and_prepare(builder, info)
-    return builder.as_dataset(split=tfds_split(split), as_supervised=True, shuffle_files=False)
+    return tfds.load(
+        info.tfds_name,
+        split=tfds_split(split),
+        data_dir=directory,
+        download=False,
+        as_supervised=True,
+        shuffle_files=False,
+    )
 
 
 def _download_and_prepare(builder, info: DatasetInfo) -> None:
