@@ -116,6 +116,19 @@ def test_out_of_range_recipe_values_are_refused(bad):
         CLASSIFIER.replace(**bad)
 
 
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"hidden_units": 0}, "units=0"),
+        ({"dropout": 1.5}, "between 0 and 1"),
+        ({"depth": -1}, "depth must be >= 0"),
+    ],
+)
+def test_out_of_range_hyperparameters_are_refused_with_the_entry_named(override, expected):
+    with pytest.raises(modelzoo.InvalidValueError, match=f"Cannot build mlp_digits with .*{expected}"):
+        modelzoo.build("mlp_digits", **override)
+
+
 def test_recipe_names_are_checked_with_suggestions():
     with pytest.raises(modelzoo.UnknownNameError, match="Did you mean 'adam'"):
         CLASSIFIER.replace(optimizer="adamv")

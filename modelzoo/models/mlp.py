@@ -69,6 +69,8 @@ def mlp(
     adapt_data: AdaptData = None,
 ) -> keras.Model:
     """Flatten -> `depth` x [Dense(hidden_units) -> Dropout] -> task head."""
+    if depth < 0:
+        raise ValueError(f"depth must be >= 0 (0 is a linear model), got {depth}.")
     inputs = model_input(info)
     x = keras.layers.Flatten(name="flatten")(preprocess(inputs, info, adapt_data))
     for i in range(depth):
