@@ -1,34 +1,45 @@
-"""Export (first cut): the versioned layout, atomic versions, and a SavedModel that a process with
-only TensorFlow loads and that agrees with the Keras model."""
+"""Serving export: the versioned layout, atomic versions, named signatures, models.config, and
+SavedModels that a TensorFlow-only process serves from the exact REST JSON a client sends."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
-import textwrap
+from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
 
 import modelzoo
+from modelzoo.export import check_servable
 
-TF_ONLY_PREDICT = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
+REST_PREDICT = Path(__file__).with_name("rest_predict.py")
 
-    request = json.load(sys.stdin)
-    serving = tf.saved_model.load(request["path"]).signatures["serving_default"]
-    (name, spec), = serving.structured_input_signature[1].items()
-    inputs = tf.constant(np.array(request["instances"], dtype=spec.dtype.as_numpy_dtype))
-    outputs = {k: v.numpy().tolist() for k, v in serving(**{name: inputs}).items()}
-    leaked = sorted(m for m in ("modelzoo", "keras_hub") if m in sys.modules)
-    print(json.dumps({"input": name, "outputs": outputs, "leaked": leaked}))
-    """
-)
+
+def serve(path: Path, body: dict) -> dict:
+    """POST-equivalent of `/v1/models/NAME:predict` with `body`, answered in a fresh TF-only process."""
+    result = subprocess.run(
+        [sys.executable, str(REST_PREDICT)],
+        input=json.dumps({"path": str(path), "body": body}),
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    response = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "modelzoo" not in response["imported"] and "keras_hub" not in response["imported"]
+    return response
+
+
+def png(pixels: np.ndarray) -> bytes:
+    """Encode one HxWx1 uint8 image as PNG, as a client would send it."""
+    return tf.io.encode_png(tf.constant(pixels, tf.uint8)).numpy()
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +49,21 @@ def digits_model():
     return model
 
 
-def test_export_writes_next_integer_versions(digits_model, tmp_path):
+def test_export_writes_next_integer_versions_and_models_config(digits_model, tmp_path):
     first = modelzoo.export(digits_model, export_dir=tmp_path)
     second = modelzoo.export(digits_model, export_dir=tmp_path)
     assert first == tmp_path / "mlp_digits" / "1" and second == tmp_path / "mlp_digits" / "2"
     assert (second / "saved_model.pb").is_file() and (second / "variables").is_dir()
     assert sorted(p.name for p in (tmp_path / "mlp_digits").iterdir()) == ["1", "2"]
+    config = text_format.Parse(
+        (tmp_path / "models.config").read_text(), model_server_config_pb2.ModelServerConfig()
+    )
+    (entry,) = config.model_config_list.config
+    assert (entry.name, entry.base_path, entry.model_platform) == (
+        "mlp_digits",
+        "/models/mlp_digits",
+        "tensorflow",
+    )
 
 
 def test_existing_version_is_kept_unless_overwrite(digits_model, tmp_path):
@@ -58,32 +78,72 @@ def test_existing_version_is_kept_unless_overwrite(digits_model, tmp_path):
 
 
 def test_failed_export_leaves_no_partial_version(digits_model, tmp_path, monkeypatch):
-    def broken_export(path, **kwargs):
-        os.makedirs(path)
-        (open(os.path.join(path, "saved_model.pb"), "wb")).close()
-        raise RuntimeError("disk full")
+    def refuse(saved_model_dir):
+        assert (saved_model_dir / "saved_model.pb").is_file(), "fails after the SavedModel is written"
+        raise modelzoo.ModelZooError("forbidden op")
 
-    monkeypatch.setattr(digits_model, "export", broken_export)
-    with pytest.raises(RuntimeError, match="disk full"):
+    monkeypatch.setattr(sys.modules["modelzoo.export"], "check_servable", refuse)
+    with pytest.raises(modelzoo.ModelZooError, match="forbidden op"):
         modelzoo.export(digits_model, export_dir=tmp_path)
     assert list((tmp_path / "mlp_digits").iterdir()) == []
 
 
-def test_saved_model_loads_with_tensorflow_only_and_agrees_with_keras(digits_model, tmp_path):
+def test_graph_with_python_callback_is_refused(tmp_path):
+    class Callback(keras.Model):
+        @tf.function(input_signature=[tf.TensorSpec((None,), tf.float32)])
+        def serve(self, x):
+            return tf.py_function(lambda v: v * 2, [x], tf.float32)
+
+    tf.saved_model.save(Callback(), str(tmp_path))
+    with pytest.raises(modelzoo.ModelZooError, match=r"\['EagerPyFunc'\].*TensorFlow Serving cannot run"):
+        check_servable(tmp_path)
+
+
+def test_image_export_serves_rest_rows_columns_and_b64_images(digits_model, tmp_path):
     path = modelzoo.export(digits_model, export_dir=tmp_path)
-    x, _ = next(iter(modelzoo.load_dataset("digits", "test", batch_size=16)))
-    request = {"path": str(path), "instances": x.numpy().tolist()}
-    result = subprocess.run(
-        [sys.executable, "-c", TF_ONLY_PREDICT],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    x, _ = next(iter(modelzoo.load_dataset("digits", "test", batch_size=5)))
+    pixels = x.numpy()
+    logits = digits_model.predict(pixels, verbose=0)
+    expected_classes = logits.argmax(axis=1)
+
+    rows = serve(path, {"instances": pixels.tolist()})["predictions"]
+    np.testing.assert_allclose([r["logits"] for r in rows], logits, atol=1e-5)
+    np.testing.assert_allclose([r["probabilities"] for r in rows], tf.nn.softmax(logits).numpy(), atol=1e-5)
+    assert [r["classes"] for r in rows] == expected_classes.tolist()
+    assert [r["labels"] for r in rows] == [str(c) for c in expected_classes]
+
+    columns = serve(path, {"inputs": {"pixels": pixels.tolist()}})["outputs"]
+    np.testing.assert_allclose(columns["logits"], logits, atol=1e-5)
+
+    images = [{"b64": base64.b64encode(png(p.astype(np.uint8))).decode()} for p in pixels]
+    encoded = serve(
+        path, {"signature_name": "serving_bytes", "instances": [{"image_bytes": i} for i in images]}
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served["input"] == "pixels" and served["leaked"] == []
-    (values,) = served["outputs"].values()
-    expected = digits_model.predict(x.numpy(), verbose=0)
-    np.testing.assert_allclose(np.array(values), expected, atol=1e-5)
+    np.testing.assert_allclose([r["logits"] for r in encoded["predictions"]], logits, atol=1e-5)
+
+
+def test_larger_encoded_image_is_resized_in_the_graph(digits_model, tmp_path):
+    path = modelzoo.export(digits_model, export_dir=tmp_path)
+    big = np.kron(np.eye(8, dtype=np.uint8) * 255, np.ones((4, 4), np.uint8))[..., None]
+    body = {
+        "signature_name": "serving_bytes",
+        "inputs": {"image_bytes": [{"b64": base64.b64encode(png(big)).decode()}]},
+    }
+    outputs = serve(path, body)["outputs"]
+    expected = digits_model.predict(tf.image.resize(big[None].astype("float32"), (8, 8)).numpy(), verbose=0)
+    np.testing.assert_allclose(outputs["logits"], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["mlp_breast_cancer", "linear_diabetes"])
+def test_tabular_export_serves_named_outputs(name, tmp_path):
+    model = modelzoo.build(name, epochs=3)
+    modelzoo.fit(model, verbose=0)
+    path = modelzoo.export(model, export_dir=tmp_path)
+    x, _ = next(iter(modelzoo.load_dataset(modelzoo.describe(name).dataset, "test", batch_size=4)))
+    expected = model.predict(x.numpy(), verbose=0)
+    rows = serve(path, {"instances": x.numpy().tolist()})["predictions"]
+    if name == "linear_diabetes":
+        np.testing.assert_allclose([r["predictions"] for r in rows], expected, atol=1e-4)
+        return
+    np.testing.assert_allclose([r["probabilities"][1] for r in rows], expected[:, 0], atol=1e-5)
+    assert [r["labels"] for r in rows] == [("malignant", "benign")[int(p > 0.5)] for p in expected[:, 0]]
