@@ -86,7 +86,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
     print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     if args.export_dir:
-        print(f"Exported: {export(model, args.name, args.export_dir)}")
+        path = export(model, args.name, args.export_dir, metrics=metrics, data_dir=args.data_dir)
+        print(f"Exported: {path}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -104,7 +105,14 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     get_entry(args.name)
     model = load_checkpoint(args.checkpoint)
-    path = export(model, args.name, args.export_dir, version=args.version, overwrite=args.overwrite)
+    path = export(
+        model,
+        args.name,
+        args.export_dir,
+        version=args.version,
+        overwrite=args.overwrite,
+        data_dir=args.data_dir,
+    )
     print(f"Exported: {path}")
 
 
@@ -153,6 +161,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-dir", default="saved_models")
     p.add_argument("--version", type=int, help="version number (default: next integer)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    p.add_argument("--data-dir", help="where the entry's data is, for warm-up requests from real examples")
     p.set_defaults(func=cmd_export)
     return parser
 

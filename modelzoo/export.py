@@ -14,16 +14,21 @@ The graph is checked for ops the model server lacks (Python callbacks, XLA) befo
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from modelzoo import atomic
-from modelzoo.data import DatasetInfo, dataset_info
-from modelzoo.errors import InvalidValueError, ModelZooError
+from modelzoo.data import DatasetInfo, dataset_info, load_dataset
+from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
 from modelzoo.registry import get_entry, record_of
 
 DEFAULT_EXPORT_DIR = "saved_models"
@@ -113,6 +118,147 @@ def check_servable(saved_model_dir: Path) -> None:
         )
 
 
+WARMUP_FILE = "tf_serving_warmup_requests"
+WARMUP_BATCH_SIZES = (1, 8)
+"""One warm-up request per batch size per signature: the server runs them before it reports the
+version available, so the first real request does not pay for graph initialisation."""
+
+
+def warmup_examples(info: DatasetInfo, data_dir: str | os.PathLike | None) -> np.ndarray | None:
+    """Real inputs for warm-up: the first test examples, or None when they are not already local
+    (an export never waits on a download)."""
+    try:
+        batch = max(WARMUP_BATCH_SIZES)
+        test = load_dataset(info.name, "test", batch_size=batch, data_dir=data_dir, download=False)
+        features, _ = next(iter(test))
+    except DataNotFoundError:
+        return None
+    return features.numpy()
+
+
+def write_warmup(version_dir: Path, name: str, info: DatasetInfo, examples: np.ndarray) -> int:
+    """`assets.extra/tf_serving_warmup_requests`: PredictionLog records (tensorflow-serving-api
+    protos) for each signature; returns how many were written (the server reads at most 1,000)."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    requests: list[tuple[str, str, tf.Tensor]] = []
+    for size in WARMUP_BATCH_SIZES:
+        batch = examples[:size].astype(np.float32)
+        requests.append(("serving_default", info.input_name, tf.constant(batch)))
+        if info.is_image:
+            encoded = [tf.io.encode_png(tf.constant(x.astype(np.uint8))).numpy() for x in examples[:size]]
+            requests.append(("serving_bytes", "image_bytes", tf.constant(encoded)))
+    path = version_dir / "assets.extra" / WARMUP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for signature, input_name, tensor in requests:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=name, signature_name=signature)
+            )
+            request.inputs[input_name].CopyFrom(tf.make_tensor_proto(tensor))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return len(requests)
+
+
+def signature_specs(saved_model_dir: Path) -> dict[str, Any]:
+    """Inputs and outputs of each signature, with dtypes and shapes, as the server reports them."""
+
+    def describe(specs: dict) -> dict[str, Any]:
+        return {
+            k: {"dtype": v.dtype.name, "shape": [d if d is not None else -1 for d in v.shape]}
+            for k, v in specs.items()
+        }
+
+    loaded = tf.saved_model.load(str(saved_model_dir))
+    return {
+        key: {
+            "inputs": describe(fn.structured_input_signature[1]),
+            "outputs": describe(fn.structured_outputs),
+        }
+        for key, fn in sorted(loaded.signatures.items())
+    }
+
+
+def write_model_card(
+    version_dir: Path,
+    name: str,
+    version: int,
+    record: Any,
+    info: DatasetInfo,
+    metrics: dict[str, float],
+    examples: np.ndarray | None,
+    warmups: int,
+) -> None:
+    """`assets.extra/model_card.json` and `README.md`: what this artifact is and how to call it."""
+    from modelzoo.training import versions
+
+    recipe = record.recipe.to_dict()
+    signatures = signature_specs(version_dir)
+    card: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "entry": record.entry,
+        "description": get_entry(record.entry).description,
+        "task": info.task,
+        "dataset": info.name,
+        "class_names": list(info.class_names),
+        "hyperparameters": dict(record.hyperparameters),
+        "recipe": recipe,
+        "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest(),
+        "metrics": metrics,
+        "versions": versions(),
+        "min_tf_serving_version": ".".join(tf.__version__.split(".")[:2]) + ".0",
+        "signatures": signatures,
+        "warmup_requests": warmups,
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if examples is not None:
+        example = examples[:1].astype(np.float32)
+        serving = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+        outputs = serving(**{info.input_name: tf.constant(example)})
+        card["example_request"] = {"instances": example.tolist()}
+        card["example_response"] = {
+            "predictions": [
+                {
+                    k: v.numpy()[0].decode() if v.dtype == tf.string else v.numpy()[0].tolist()
+                    for k, v in outputs.items()
+                }
+            ]
+        }
+    extra = version_dir / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    (extra / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    lines = [
+        f"# {name}, version {version}",
+        "",
+        card["description"],
+        "",
+        f"- entry `{record.entry}`, dataset `{info.name}`, task `{info.task}`",
+        f"- metrics at training: {json.dumps(metrics) if metrics else 'not given'}",
+        f"- recipe `{recipe['name']}` (sha256 {card['recipe_sha256'][:12]})",
+        f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}; needs TF Serving >= "
+        f"{card['min_tf_serving_version']}",
+        f"- warm-up requests: {warmups}",
+        "",
+        "## Signatures",
+        "",
+    ]
+    for key, spec in signatures.items():
+        inputs = ", ".join(f"`{k}` {v['dtype']}{v['shape']}" for k, v in spec["inputs"].items())
+        outputs = ", ".join(f"`{k}` {v['dtype']}{v['shape']}" for k, v in spec["outputs"].items())
+        lines.append(f"- `{key}`: {inputs} -> {outputs}")
+    lines += [
+        "",
+        "## Call it",
+        "",
+        "```bash",
+        f"curl -d @request.json http://localhost:8501/v1/models/{name}:predict",
+        "```",
+    ]
+    (extra / "README.md").write_text("\n".join(lines) + "\n")
+
+
 def write_models_config(export_root: Path, serving_root: str = SERVING_MODELS_ROOT) -> Path:
     """`models.config` listing every model under the root, for `--model_config_file`."""
     from google.protobuf import text_format
@@ -143,12 +289,15 @@ def export(
     *,
     version: int | None = None,
     overwrite: bool = False,
+    metrics: dict[str, float] | None = None,
+    data_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write `model` as SavedModel version `version` (default: the next integer) of `name`
     (default: its entry name), refresh the root's `models.config`, and return the version folder.
 
-    An entry's model gets the named serving signatures; any other Keras model is exported with
-    `model.export`'s default signature."""
+    An entry's model gets the named serving signatures, warm-up requests built from real test
+    examples (when its dataset is at hand: `data_dir`), and a model card quoting `metrics`. Any
+    other Keras model is exported with `model.export`'s default signature."""
     record = record_of(model)
     name = name or (record.entry if record else model.name)
     base = Path(export_dir) / name
@@ -165,9 +314,11 @@ def export(
         if record is None:
             model.export(str(tmp), format="tf_saved_model", verbose=False)
         else:
-            serving_archive(model, dataset_info(get_entry(record.entry).dataset)).write_out(
-                str(tmp), verbose=False
-            )
+            info = dataset_info(get_entry(record.entry).dataset)
+            serving_archive(model, info).write_out(str(tmp), verbose=False)
+            examples = warmup_examples(info, data_dir)
+            warmups = write_warmup(tmp, name, info, examples) if examples is not None else 0
+            write_model_card(tmp, name, version, record, info, metrics or {}, examples, warmups)
         check_servable(tmp)
     write_models_config(Path(export_dir))
     return target

@@ -129,3 +129,9 @@ def test_failed_download_explains_what_to_put_where_and_leaves_nothing(tmp_path,
     assert "fashion_mnist.npz" in message and "train-images-idx3-ubyte" in message and "--data-dir" in message
     assert err.value.__cause__ is None and err.value.__suppress_context__
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_download_false_fails_at_once_when_data_is_not_local(tmp_path):
+    with pytest.raises(modelzoo.DataNotFoundError, match="download=False"):
+        modelzoo.load_dataset("cifar10", "test", data_dir=tmp_path, download=False)
+    assert list(tmp_path.iterdir()) == []

@@ -68,11 +68,11 @@ def test_export_writes_next_integer_versions_and_models_config(digits_model, tmp
 
 def test_existing_version_is_kept_unless_overwrite(digits_model, tmp_path):
     target = modelzoo.export(digits_model, export_dir=tmp_path, version=7)
-    marker = target / "assets.extra"
-    marker.mkdir()
+    marker = target / "marker.txt"
+    marker.write_text("the version a server is serving")
     with pytest.raises(FileExistsError, match="overwrite=True"):
         modelzoo.export(digits_model, export_dir=tmp_path, version=7)
-    assert marker.is_dir()
+    assert marker.is_file()
     modelzoo.export(digits_model, export_dir=tmp_path, version=7, overwrite=True)
     assert not marker.exists() and (target / "saved_model.pb").is_file()
 
@@ -147,3 +147,49 @@ def test_tabular_export_serves_named_outputs(name, tmp_path):
         return
     np.testing.assert_allclose([r["probabilities"][1] for r in rows], expected[:, 0], atol=1e-5)
     assert [r["labels"] for r in rows] == [("malignant", "benign")[int(p > 0.5)] for p in expected[:, 0]]
+
+
+def test_warmup_requests_and_model_card_describe_the_artifact(digits_model, tmp_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = modelzoo.export(digits_model, export_dir=tmp_path, metrics={"accuracy": 0.97})
+    records = list(tf.data.TFRecordDataset(str(path / "assets.extra" / "tf_serving_warmup_requests")))
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    assert 0 < len(logs) <= 1000
+    served = tf.saved_model.load(str(path)).signatures
+    for log in logs:
+        request = log.predict_log.request
+        assert request.model_spec.name == "mlp_digits"
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        outputs = served[request.model_spec.signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert outputs["labels"].shape[0] == next(iter(inputs.values())).shape[0]
+    assert {log.predict_log.request.model_spec.signature_name for log in logs} == {
+        "serving_default",
+        "serving_bytes",
+    }
+
+    card = json.loads((path / "assets.extra" / "model_card.json").read_text())
+    assert card["entry"] == "mlp_digits" and card["metrics"] == {"accuracy": 0.97}
+    assert card["min_tf_serving_version"] == ".".join(tf.__version__.split(".")[:2]) + ".0"
+    assert card["signatures"]["serving_default"]["inputs"] == {
+        "pixels": {"dtype": "float32", "shape": [-1, 8, 8, 1]}
+    }
+    assert set(card["signatures"]["serving_default"]["outputs"]) == {
+        "logits",
+        "probabilities",
+        "classes",
+        "labels",
+    }
+    response = serve(path, card["example_request"])
+    assert response["predictions"][0]["labels"] == card["example_response"]["predictions"][0]["labels"]
+    assert "mlp_digits:predict" in (path / "assets.extra" / "README.md").read_text()
+
+
+def test_export_without_local_data_skips_warmup_and_never_downloads(tmp_path):
+    model = modelzoo.build("mlp_mnist")
+    (tmp_path / "data").mkdir()
+    path = modelzoo.export(model, export_dir=tmp_path / "out", data_dir=tmp_path / "data")
+    card = json.loads((path / "assets.extra" / "model_card.json").read_text())
+    assert card["warmup_requests"] == 0 and "example_request" not in card
+    assert not (path / "assets.extra" / "tf_serving_warmup_requests").exists()
+    assert list((tmp_path / "data").iterdir()) == []

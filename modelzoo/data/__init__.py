@@ -40,11 +40,13 @@ def load_dataset(
     batch_size: int | None = None,
     data_dir: str | os.PathLike | None = None,
     seed: int = 0,
+    download: bool = True,
 ) -> tf.data.Dataset:
     """Batches of `(features, label)` for `split` in {"train", "validation", "test"}.
 
     Decoded examples are cached, the train split is reshuffled every epoch (seeded), and batches
-    are prefetched with AUTOTUNE, so the input pipeline keeps up with training.
+    are prefetched with AUTOTUNE, so the input pipeline keeps up with training. With
+    `download=False`, data that is not already local raises DataNotFoundError at once.
     """
     info = dataset_info(name)
     if split not in info.splits:
@@ -58,7 +60,7 @@ def load_dataset(
             arrays = split_local(info, local, split, origin=directory)
             examples = tf.data.Dataset.from_tensor_slices(arrays)
         else:
-            examples = load_tfds(info, split, directory)
+            examples = load_tfds(info, split, directory, download=download)
     examples = examples.cache()
     if split == "train":
         examples = examples.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)

@@ -144,13 +144,17 @@ def tfds_split(split: str) -> str:
     return {"train": f"train[:{percent}%]", "validation": f"train[{percent}%:]", "test": "test"}[split]
 
 
-def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None) -> tf.data.Dataset:
+def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None, download: bool = True) -> tf.data.Dataset:
     """The split through the real `tfds.load`, after downloading and preparing it if needed."""
     import tensorflow_datasets as tfds
 
     directory = str(data_dir) if data_dir else None
     builder = tfds.builder(info.tfds_name, data_dir=directory)
     if not builder.is_prepared():
+        if not download:
+            raise DataNotFoundError(
+                f"{info.name!r} is not prepared in {builder.data_dir_root} and download=False."
+            )
         _download_and_prepare(builder, info)
     return tfds.load(
         info.tfds_name,
