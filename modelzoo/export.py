@@ -259,8 +259,23 @@ def write_model_card(
     (extra / "README.md").write_text("\n".join(lines) + "\n")
 
 
+BATCHING_PARAMETERS = """\
+max_batch_size { value: 128 }
+batch_timeout_micros { value: 2000 }
+max_enqueued_batches { value: 64 }
+num_batch_threads { value: 2 }
+allowed_batch_sizes: 8
+allowed_batch_sizes: 32
+allowed_batch_sizes: 128
+"""
+"""TF Serving `BatchingParameters` (text proto) for `--enable_batching`: requests arriving within
+2 ms are merged up to 128 examples and padded to the next allowed size (the last one must equal
+max_batch_size). Two batch threads match a 2-core host; raise it with the core count."""
+
+
 def write_models_config(export_root: Path, serving_root: str = SERVING_MODELS_ROOT) -> Path:
-    """`models.config` listing every model under the root, for `--model_config_file`."""
+    """`models.config` listing every model under the root, for `--model_config_file`, and the
+    default `batching_parameters.txt` beside it (both regenerated on every export)."""
     from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
@@ -272,6 +287,7 @@ def write_models_config(export_root: Path, serving_root: str = SERVING_MODELS_RO
         entry.model_platform = "tensorflow"
     path = export_root / "models.config"
     atomic.write_text(path, text_format.MessageToString(config))
+    atomic.write_text(export_root / "batching_parameters.txt", BATCHING_PARAMETERS)
     return path
 
 

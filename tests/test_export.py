@@ -193,3 +193,38 @@ def test_export_without_local_data_skips_warmup_and_never_downloads(tmp_path):
     assert card["warmup_requests"] == 0 and "example_request" not in card
     assert not (path / "assets.extra" / "tf_serving_warmup_requests").exists()
     assert list((tmp_path / "data").iterdir()) == []
+
+
+def batching_parameters_message():
+    """TF Serving's `BatchingParameters` (session_bundle_config.proto), which tensorflow-serving-api
+    does not ship: the same field names and types, enough to parse the text format strictly."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
+
+    file = descriptor_pb2.FileDescriptorProto(
+        name="batching_test.proto",
+        package="tensorflow.serving",
+        dependency=["google/protobuf/wrappers.proto"],
+    )
+    message = file.message_type.add(name="BatchingParameters")
+    int64_value = ".google.protobuf.Int64Value"
+    fields = [("max_batch_size", int64_value), ("batch_timeout_micros", int64_value),
+              ("max_enqueued_batches", int64_value), ("num_batch_threads", int64_value)]  # fmt: skip
+    for number, (name, type_name) in enumerate(fields, start=1):
+        message.field.add(name=name, number=number, type=11, type_name=type_name, label=1)
+    message.field.add(name="allowed_batch_sizes", number=6, type=3, label=3)
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    pool.Add(file)
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters")
+    )
+
+
+def test_batching_parameters_are_a_valid_text_proto(digits_model, tmp_path):
+    modelzoo.export(digits_model, export_dir=tmp_path)
+    params = text_format.Parse(
+        (tmp_path / "batching_parameters.txt").read_text(), batching_parameters_message()()
+    )
+    assert params.max_batch_size.value > 0 and params.num_batch_threads.value > 0
+    assert list(params.allowed_batch_sizes) == sorted(params.allowed_batch_sizes)
+    assert params.allowed_batch_sizes[-1] == params.max_batch_size.value

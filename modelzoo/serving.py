@@ -1,0 +1,108 @@
+"""A small client for models served by TensorFlow Serving: REST (JSON) and gRPC.
+
+    from modelzoo import serving
+    outputs = serving.predict("http://localhost:8501", "mlp_digits", {"pixels": batch})
+    outputs["labels"]        # array of class names, one per example
+
+Bytes (encoded images for `serving_bytes`) are wrapped as `{"b64": ...}`, as the REST API expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+Inputs = Mapping[str, Any]
+
+
+def _jsonable(value: Any) -> Any:
+    """Arrays to lists, bytes to `{"b64": ...}`, recursively."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def rest_payload(inputs: Inputs, *, signature: str = "serving_default", columnar: bool = False) -> dict:
+    """The JSON body of a predict request: row form (`instances`, one object per example) or
+    columnar form (`inputs`, one list per input)."""
+    named = {k: _jsonable(v) for k, v in inputs.items()}
+    if columnar:
+        return {"signature_name": signature, "inputs": named}
+    sizes = {len(v) for v in named.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"Inputs must have the same number of examples; got sizes {sorted(sizes)}.")
+    rows = [{k: v[i] for k, v in named.items()} for i in range(sizes.pop())]
+    return {"signature_name": signature, "instances": rows}
+
+
+def parse_response(body: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """A REST predict response (`predictions` or `outputs`) as one array per named output."""
+    if "error" in body:
+        raise RuntimeError(f"TF Serving answered with an error: {body['error']}")
+    if "outputs" in body:
+        outputs = body["outputs"]
+        return (
+            {k: np.asarray(v) for k, v in outputs.items()}
+            if isinstance(outputs, dict)
+            else {"output": np.asarray(outputs)}
+        )
+    rows = body["predictions"]
+    if rows and isinstance(rows[0], dict):
+        return {k: np.asarray([row[k] for row in rows]) for k in rows[0]}
+    return {"output": np.asarray(rows)}
+
+
+def predict(
+    url: str,
+    model: str,
+    inputs: Inputs,
+    *,
+    signature: str = "serving_default",
+    version: int | None = None,
+    columnar: bool = False,
+    timeout: float = 30.0,
+) -> dict[str, np.ndarray]:
+    """POST to `{url}/v1/models/{model}[/versions/{version}]:predict` and return named outputs."""
+    path = f"/v1/models/{model}" + (f"/versions/{version}" if version is not None else "") + ":predict"
+    data = json.dumps(rest_payload(inputs, signature=signature, columnar=columnar)).encode()
+    request = urllib.request.Request(
+        url.rstrip("/") + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return parse_response(json.load(response))
+
+
+def grpc_predict(
+    target: str,
+    model: str,
+    inputs: Inputs,
+    *,
+    signature: str = "serving_default",
+    version: int | None = None,
+    timeout: float = 30.0,
+) -> dict[str, np.ndarray]:
+    """The same call over gRPC (`host:8500`) with tensorflow-serving-api's `PredictRequest`."""
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = signature
+    if version is not None:
+        request.model_spec.version.value = version
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    with grpc.insecure_channel(target) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        response = stub.Predict(request, timeout=timeout)
+    return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
