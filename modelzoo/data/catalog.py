@@ -30,6 +30,7 @@ class DatasetInfo:
     source: str
     description: str
     tfds_name: str | None = None
+    tfds_test_split: str = "test"
 
     @property
     def num_classes(self) -> int:
@@ -39,6 +40,10 @@ class DatasetInfo:
     @property
     def is_image(self) -> bool:
         return self.task == "image_classification"
+
+    @property
+    def is_text(self) -> bool:
+        return self.task == "text_classification"
 
 
 def carve_validation(train: int, test: int) -> dict[str, int]:
@@ -112,6 +117,32 @@ DATASETS: dict[str, DatasetInfo] = {
             source="tfds",
             tfds_name="cifar10",
             description="Tiny natural images, 32x32 RGB, 0-255.",
+        ),
+        DatasetInfo(
+            name="imdb",
+            task="text_classification",
+            input_name="text",
+            input_shape=(),
+            class_names=("negative", "positive"),
+            splits=carve_validation(25_000, 25_000),
+            source="tfds",
+            tfds_name="imdb_reviews",
+            description="IMDB movie reviews (aclImdb v1), raw text, balanced sentiment.",
+        ),
+        DatasetInfo(
+            name="sst2",
+            task="text_classification",
+            input_name="text",
+            input_shape=(),
+            class_names=("negative", "positive"),
+            splits=carve_validation(67_349, 872),
+            source="tfds",
+            tfds_name="glue/sst2",
+            tfds_test_split="validation",
+            description=(
+                "GLUE SST-2 movie-review phrases. `test` is the GLUE dev set (872 sentences), the "
+                "split SST-2 accuracy is reported on: GLUE's own test labels are not public."
+            ),
         ),
         DatasetInfo(
             name="digits",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
+import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from modelzoo.atomic import partial_path as atomic_partial
 from modelzoo.data.catalog import VALIDATION_FRACTION, DatasetInfo
 from modelzoo.errors import DataFormatError, DataNotFoundError
 
@@ -79,6 +83,8 @@ def find_local(info: DatasetInfo, data_dir: Path) -> dict[str, Arrays] | None:
     """The original train/test arrays from files in `data_dir`, or None when there are none."""
     if not data_dir.is_dir():
         raise DataNotFoundError(f"data_dir {data_dir} does not exist or is not a folder.")
+    if info.is_text:
+        return find_local_text(info, data_dir)
     for folder in (data_dir / info.name, data_dir):
         npz = folder / f"{info.name}.npz"
         if npz.is_file():
@@ -110,6 +116,116 @@ def _read_npz(path: Path) -> dict[str, Arrays]:
         raise DataFormatError(f"Cannot read {path} as a .npz archive: {err}") from None
 
 
+TEXT_TRAIN_FILES = ("train.tsv", "train.csv")
+TEXT_TEST_FILES = ("dev.tsv", "test.tsv", "dev.csv", "test.csv")
+TEXT_COLUMNS = ("sentence", "text", "content", "review")
+
+
+def read_labelled_table(path: Path) -> Arrays:
+    """A TSV/CSV file with a header naming a `label` column and a text column (sentence, text,
+    content or review), as GLUE and most exports have it."""
+    import csv
+
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(
+            f, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        )
+        header = [h.strip().lower() for h in next(reader, [])]
+        text_column = next((c for c in TEXT_COLUMNS if c in header), None)
+        if "label" not in header or text_column is None:
+            raise DataFormatError(
+                f"{path}: header {header} needs a 'label' column and one of {list(TEXT_COLUMNS)}."
+            )
+        label_at, text_at = header.index("label"), header.index(text_column)
+        texts, labels = [], []
+        for line, row in enumerate(reader, start=2):
+            try:
+                labels.append(int(row[label_at]))
+                texts.append(row[text_at])
+            except (IndexError, ValueError):
+                raise DataFormatError(
+                    f"{path}:{line}: expected an integer label and a text, got {row}."
+                ) from None
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
+
+
+def read_review_folder(folder: Path) -> Arrays:
+    """An aclImdb-style split folder: `neg/*.txt` (label 0) and `pos/*.txt` (label 1)."""
+    texts, labels = [], []
+    for label, sub in enumerate(("neg", "pos")):
+        for path in sorted((folder / sub).glob("*.txt")):
+            texts.append(path.read_text(encoding="utf-8"))
+            labels.append(label)
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
+
+
+def cache_dir_for(archive: Path) -> Path:
+    """Where an archive is extracted: `$MODELZOO_CACHE_DIR` or `~/.cache/modelzoo`, never beside
+    the archive (data folders are often read-only or shared), keyed by the archive's identity."""
+    root = Path(os.environ.get("MODELZOO_CACHE_DIR", "~/.cache/modelzoo")).expanduser()
+    stat = archive.stat()
+    key = hashlib.sha256(f"{archive.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return root / f"{archive.name.removesuffix('.tar.gz')}-{key}"
+
+
+def extract_once(archive: Path, cache: Path) -> Path:
+    """Extract a `.tar.gz` into `cache` once; an interrupted extraction never counts as done."""
+    import tarfile
+
+    if cache.is_dir():
+        return cache
+    with atomic_partial(cache) as tmp:
+        tmp.mkdir()
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+    return cache
+
+
+def find_local_text(info: DatasetInfo, data_dir: Path) -> dict[str, Arrays] | None:
+    """Text files in `data_dir` (or its `<dataset>/`): train/dev TSV or CSV files, or an
+    aclImdb folder or archive. A missing test split is carved from train (seeded) and said."""
+    for folder in (data_dir / info.name, data_dir):
+        train = next((folder / n for n in TEXT_TRAIN_FILES if (folder / n).is_file()), None)
+        if train is not None:
+            test = next((folder / n for n in TEXT_TEST_FILES if (folder / n).is_file()), None)
+            arrays = {"train": read_labelled_table(train)}
+            if test is not None:
+                arrays["test"] = read_labelled_table(test)
+            return _with_test_split(info, arrays, folder)
+        archive = next(iter(sorted(folder.glob("aclImdb*.tar.gz"))), None)
+        root = folder / "aclImdb"
+        if not root.is_dir() and archive is not None:
+            root = (
+                extract_once(archive, folder / ".modelzoo-cache" / archive.name.removesuffix(".tar.gz"))
+                / "aclImdb"
+            )
+        if (root / "train").is_dir():
+            arrays = {"train": read_review_folder(root / "train")}
+            if (root / "test").is_dir():
+                arrays["test"] = read_review_folder(root / "test")
+            return _with_test_split(info, arrays, folder)
+    return None
+
+
+def _with_test_split(info: DatasetInfo, arrays: dict[str, Arrays], folder: Path) -> dict[str, Arrays]:
+    """Shuffle train (seeded: files come sorted by class) and, when there is no test file,
+    hold out a seeded 20% of it as test."""
+    x, y = arrays["train"]
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
+    x, y = x[order], y[order]
+    if "test" not in arrays:
+        cut = len(x) - round(len(x) * 0.2)
+        logging.getLogger("modelzoo").warning(
+            "%s has no test split for %s; holding out a seeded 20%% of train (%d examples) as test.",
+            folder, info.name, len(x) - cut,
+        )  # fmt: skip
+        arrays["test"] = (x[cut:], y[cut:])
+        x, y = x[:cut], y[:cut]
+    arrays["train"] = (x, y)
+    return arrays
+
+
 def conform_images(info: DatasetInfo, x: np.ndarray, y: np.ndarray, origin: str) -> Arrays:
     """Check shapes and labels of image arrays against `info`; add the channel axis."""
     if x.ndim == len(info.input_shape):
@@ -129,19 +245,33 @@ def conform_images(info: DatasetInfo, x: np.ndarray, y: np.ndarray, origin: str)
     return x.astype(np.uint8), y.astype(np.int64)
 
 
+def conform_text(info: DatasetInfo, x: np.ndarray, y: np.ndarray, origin: str) -> Arrays:
+    """Check text labels against `info`'s classes."""
+    if len(y) and (y.min() < 0 or y.max() >= info.num_classes):
+        raise DataFormatError(
+            f"{origin}: labels range {y.min()}..{y.max()}, {info.name} has classes 0..{info.num_classes - 1}."
+        )
+    return x.astype(str), y
+
+
 def split_local(info: DatasetInfo, arrays: dict[str, Arrays], split: str, origin: Path) -> Arrays:
     """The requested split of local arrays; validation is the last 10% of train."""
-    x, y = conform_images(info, *arrays["test" if split == "test" else "train"], origin=str(origin))
+    conform = conform_text if info.is_text else conform_images
+    x, y = conform(info, *arrays["test" if split == "test" else "train"], origin=str(origin))
     if split == "test":
         return x, y
     cut = len(x) - int(len(x) * VALIDATION_FRACTION)
     return (x[:cut], y[:cut]) if split == "train" else (x[cut:], y[cut:])
 
 
-def tfds_split(split: str) -> str:
+def tfds_split(info: DatasetInfo, split: str) -> str:
     """TFDS slicing that matches `split_local`: validation is the last 10% of train."""
     percent = round(100 * (1 - VALIDATION_FRACTION))
-    return {"train": f"train[:{percent}%]", "validation": f"train[{percent}%:]", "test": "test"}[split]
+    return {
+        "train": f"train[:{percent}%]",
+        "validation": f"train[{percent}%:]",
+        "test": info.tfds_test_split,
+    }[split]
 
 
 def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None, download: bool = True) -> tf.data.Dataset:
@@ -158,7 +288,7 @@ def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None, download: bo
         _download_and_prepare(builder, info)
     return tfds.load(
         info.tfds_name,
-        split=tfds_split(split),
+        split=tfds_split(info, split),
         data_dir=directory,
         download=False,
         as_supervised=True,
