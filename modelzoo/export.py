@@ -4,9 +4,9 @@ TF Serving polls the model's base path and loads any new integer folder it sees,
 written under a temporary (non-integer) name and renamed into place only when complete.
 
 Signatures take what a client sends and return named outputs (`keras.export.ExportArchive`):
-- `serving_default`: `pixels` (raw 0-255, float32) or `features` -> `probabilities`, `classes`
-  (int64), `labels` (class names), plus `logits` where the model has them; regression returns
-  `predictions`.
+- `serving_default`: `text` (string), `pixels` (raw 0-255, float32) or `features` ->
+  `probabilities`, `classes` (int64), `labels` (class names), plus `logits` where the model has
+  them; regression returns `predictions`.
 - `serving_bytes` (image entries): `image_bytes`, encoded PNG/JPEG/BMP/GIF (REST: `{"b64": ...}`),
   decoded and resized in the graph.
 The graph is checked for ops the model server lacks (Python callbacks, XLA) before it is published.
@@ -72,8 +72,17 @@ def serving_archive(model: keras.Model, info: DatasetInfo) -> keras.export.Expor
     """An ExportArchive with the named signatures described in the module docstring."""
     archive = keras.export.ExportArchive()
     archive.track(model)
+    if info.is_text:
+
+        def serve_text(text: tf.Tensor) -> dict[str, tf.Tensor]:
+            return serving_outputs(model, info, text)
+
+        archive.add_endpoint(
+            "serving_default", serve_text, input_signature=[tf.TensorSpec((None,), tf.string, name="text")]
+        )
+        return archive
     spec = tf.TensorSpec((None, *info.input_shape), tf.float32, name=info.input_name)
-    if info.input_name == "pixels":
+    if info.is_image:
 
         def serve_pixels(pixels: tf.Tensor) -> dict[str, tf.Tensor]:
             return serving_outputs(model, info, pixels)
@@ -143,7 +152,7 @@ def write_warmup(version_dir: Path, name: str, info: DatasetInfo, examples: np.n
 
     requests: list[tuple[str, str, tf.Tensor]] = []
     for size in WARMUP_BATCH_SIZES:
-        batch = examples[:size].astype(np.float32)
+        batch = examples[:size] if info.is_text else examples[:size].astype(np.float32)
         requests.append(("serving_default", info.input_name, tf.constant(batch)))
         if info.is_image:
             encoded = [tf.io.encode_png(tf.constant(x.astype(np.uint8))).numpy() for x in examples[:size]]
@@ -214,10 +223,11 @@ def write_model_card(
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if examples is not None:
-        example = examples[:1].astype(np.float32)
+        example = examples[:1] if info.is_text else examples[:1].astype(np.float32)
         serving = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
         outputs = serving(**{info.input_name: tf.constant(example)})
-        card["example_request"] = {"instances": example.tolist()}
+        request = [x.decode() for x in example] if info.is_text else example.tolist()
+        card["example_request"] = {"instances": request}
         card["example_response"] = {
             "predictions": [
                 {

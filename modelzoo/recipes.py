@@ -239,6 +239,10 @@ BINARY_CLASSIFIER = CLASSIFIER.replace(
 )
 """One sigmoid output: binary cross-entropy; small tabular data, so small batches and more epochs."""
 
+TEXT_CLASSIFIER = BINARY_CLASSIFIER.replace(name="text_classifier", epochs=10, patience=2)
+"""Sentiment from raw text (RNN, small Transformer): Adam 1e-3, batch 32, up to 10 epochs, early
+stopping on validation loss after 2 epochs without improvement (these models overfit fast)."""
+
 REGRESSION = Recipe(
     name="regression",
     learning_rate=0.5,
@@ -254,5 +258,6 @@ output bias must travel far: Adam at 0.5 gets there in ~15 epochs, and on the co
 reaches the least-squares optimum (closed-form OLS: MAE 46.2 on the diabetes test split)."""
 
 RECIPES: dict[str, Recipe] = {
-    r.name: r for r in (CLASSIFIER, CLASSIFIER_COSINE, SMALL_CLASSIFIER, BINARY_CLASSIFIER, REGRESSION)
+    r.name: r
+    for r in (CLASSIFIER, CLASSIFIER_COSINE, SMALL_CLASSIFIER, BINARY_CLASSIFIER, TEXT_CLASSIFIER, REGRESSION)
 }

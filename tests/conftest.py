@@ -61,3 +61,49 @@ def npz_dir(tmp_path: Path, mnist_like) -> Path:
     x_train, y_train, x_test, y_test = mnist_like
     np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return tmp_path
+
+
+POSITIVE = ["wonderful", "gripping", "moving", "brilliant", "superb", "delightful", "charming", "masterful"]
+NEGATIVE = ["dull", "tedious", "clumsy", "awful", "boring", "lifeless", "messy", "forgettable"]
+FILLER = [
+    "the",
+    "film",
+    "plot",
+    "acting",
+    "was",
+    "quite",
+    "and",
+    "a",
+    "story",
+    "with",
+    "its",
+    "cast",
+    "ending",
+]
+
+
+def sentiment_corpus(n: int, seed: int) -> tuple[list[str], list[int]]:
+    """Short reviews whose label is decided by sentiment words the test controls."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = int(rng.integers(0, 2))
+        words = list(rng.choice(FILLER, size=int(rng.integers(4, 9))))
+        cues = POSITIVE if label else NEGATIVE
+        for _ in range(int(rng.integers(1, 3))):
+            words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(cues)))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="session")
+def sst2_dir(tmp_path_factory) -> Path:
+    """A data_dir with GLUE-style `train.tsv` (600 rows) and `dev.tsv` (200 rows) under `sst2/`."""
+    folder = tmp_path_factory.mktemp("text") / "sst2"
+    folder.mkdir()
+    for name, n, seed in (("train.tsv", 600, 1), ("dev.tsv", 200, 2)):
+        texts, labels = sentiment_corpus(n, seed)
+        lines = ["label\tsentence", *(f"{y}\t{x}" for x, y in zip(texts, labels))]
+        (folder / name).write_text("\n".join(lines) + "\n")
+    return folder.parent

@@ -196,10 +196,7 @@ def find_local_text(info: DatasetInfo, data_dir: Path) -> dict[str, Arrays] | No
         archive = next(iter(sorted(folder.glob("aclImdb*.tar.gz"))), None)
         root = folder / "aclImdb"
         if not root.is_dir() and archive is not None:
-            root = (
-                extract_once(archive, folder / ".modelzoo-cache" / archive.name.removesuffix(".tar.gz"))
-                / "aclImdb"
-            )
+            root = extract_once(archive, cache_dir_for(archive)) / "aclImdb"
         if (root / "train").is_dir():
             arrays = {"train": read_review_folder(root / "train")}
             if (root / "test").is_dir():

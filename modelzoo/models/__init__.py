@@ -3,6 +3,6 @@
 Adding a family is one new module here, with `@register` on its builder, plus its import below.
 """
 
-from modelzoo.models import cnn, mlp
+from modelzoo.models import cnn, mlp, rnn, transformer
 
-__all__ = ["cnn", "mlp"]
+__all__ = ["cnn", "mlp", "rnn", "transformer"]

@@ -15,8 +15,23 @@ PIXEL_SCALE = 1.0 / 255.0
 
 
 def model_input(info: DatasetInfo) -> keras.KerasTensor:
-    """The named float32 input (`pixels` or `features`); integer pixels are cast on the way in."""
-    return keras.Input(shape=info.input_shape, name=info.input_name, dtype="float32")
+    """The named input: `text` (one string per example), or float32 `pixels`/`features`
+    (integer pixels are cast on the way in)."""
+    dtype = "string" if info.is_text else "float32"
+    return keras.Input(shape=info.input_shape, name=info.input_name, dtype=dtype)
+
+
+def vectorize(
+    inputs: keras.KerasTensor, max_tokens: int, sequence_length: int, adapt_data: AdaptData
+) -> keras.KerasTensor:
+    """Raw strings -> token ids inside the model (lower-cased, punctuation stripped, truncated or
+    padded to `sequence_length`), so the vocabulary travels with `.keras` files and exports."""
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=max_tokens, output_sequence_length=sequence_length, name="vectorize"
+    )
+    if adapt_data is not None:
+        vectorizer.adapt(adapt_data())
+    return vectorizer(inputs)
 
 
 def preprocess(inputs: keras.KerasTensor, info: DatasetInfo, adapt_data: AdaptData):

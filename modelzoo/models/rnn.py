@@ -1,0 +1,40 @@
+"""Bidirectional LSTM/GRU text classifiers that take raw strings (keras.io's IMDB BiLSTM)."""
+
+from __future__ import annotations
+
+import keras
+
+from modelzoo.data import DatasetInfo
+from modelzoo.models.common import head, model_input, vectorize
+from modelzoo.recipes import TEXT_CLASSIFIER
+from modelzoo.registry import AdaptData, Target, register
+
+CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+@register("rnn_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01))
+@register("rnn_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
+          sequence_length=64)  # fmt: skip
+@register("gru_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
+          family="rnn", cell="gru", sequence_length=64)  # fmt: skip
+def rnn(
+    info: DatasetInfo,
+    name: str,
+    *,
+    max_tokens: int = 20_000,
+    sequence_length: int = 200,
+    embedding_dim: int = 64,
+    units: int = 64,
+    cell: str = "lstm",
+    dropout: float = 0.3,
+    adapt_data: AdaptData = None,
+) -> keras.Model:
+    """TextVectorization -> Embedding -> Bidirectional(LSTM|GRU) -> Dropout -> head."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}.")
+    inputs = model_input(info)
+    x = vectorize(inputs, max_tokens, sequence_length, adapt_data)
+    x = keras.layers.Embedding(max_tokens, embedding_dim, mask_zero=True, name="embed")(x)
+    x = keras.layers.Bidirectional(CELLS[cell](units), name=f"bi{cell}")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, head(x, info), name=name)

@@ -1,0 +1,41 @@
+"""A small Transformer encoder over raw strings, from keras-hub layers."""
+
+from __future__ import annotations
+
+import keras
+from keras_hub.layers import TokenAndPositionEmbedding, TransformerEncoder
+
+from modelzoo.data import DatasetInfo
+from modelzoo.models.common import head, model_input, vectorize
+from modelzoo.recipes import TEXT_CLASSIFIER
+from modelzoo.registry import AdaptData, Target, register
+
+
+@register("transformer_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01))
+@register("transformer_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
+          sequence_length=64)  # fmt: skip
+def transformer(
+    info: DatasetInfo,
+    name: str,
+    *,
+    max_tokens: int = 20_000,
+    sequence_length: int = 200,
+    embedding_dim: int = 64,
+    num_heads: int = 2,
+    intermediate_dim: int = 128,
+    num_layers: int = 1,
+    dropout: float = 0.1,
+    adapt_data: AdaptData = None,
+) -> keras.Model:
+    """TextVectorization -> TokenAndPositionEmbedding -> `num_layers` x TransformerEncoder ->
+    GlobalAveragePooling -> Dropout -> head."""
+    inputs = model_input(info)
+    x = vectorize(inputs, max_tokens, sequence_length, adapt_data)
+    # No padding mask: an empty string would mask every position and turn attention and the
+    # masked mean into 0/0 (NaN). Attending to padding is harmless at this size (keras.io does too).
+    x = TokenAndPositionEmbedding(max_tokens, sequence_length, embedding_dim, name="embed")(x)
+    for i in range(num_layers):
+        x = TransformerEncoder(intermediate_dim, num_heads, dropout=dropout, name=f"encoder_{i}")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, head(x, info), name=name)

@@ -1,0 +1,94 @@
+"""Text entries: raw strings in, the tokenizer inside the model, learning on a corpus the test writes."""
+
+from __future__ import annotations
+
+import tarfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import sentiment_corpus
+
+import modelzoo
+
+TEXT_ENTRIES = modelzoo.list_models(task="text_classification")
+
+
+def strings(values) -> np.ndarray:
+    return np.array(values, dtype=object)
+
+
+@pytest.mark.parametrize("name", ["rnn_sst2", "gru_sst2", "transformer_sst2"])
+def test_text_entry_learns_sentiment_from_raw_strings(name, sst2_dir):
+    model = modelzoo.build(name, data_dir=sst2_dir, epochs=6)
+    modelzoo.fit(model, data_dir=sst2_dir, verbose=0)
+    assert modelzoo.evaluate(model, data_dir=sst2_dir)["accuracy"] >= 0.80
+    tricky = strings(["", "dull " * 5000, "a gripping and moving film", "the dull and tedious plot"])
+    probabilities = model.predict(tricky, verbose=0)
+    assert probabilities.shape == (4, 1) and np.isfinite(probabilities).all()
+    assert probabilities[2, 0] > 0.5 > probabilities[3, 0]
+
+
+@pytest.mark.parametrize("name", TEXT_ENTRIES)
+def test_text_entry_round_trips_through_keras_file(name, tmp_path):
+    texts, _ = sentiment_corpus(200, seed=3)
+    model = modelzoo.build(name, adapt_data=tf.data.Dataset.from_tensor_slices(texts).batch(64))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    x = strings(texts[:8])
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_non_string_batch_is_refused(sst2_dir):
+    model = modelzoo.build("rnn_sst2", data_dir=sst2_dir)
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        model.predict(np.ones((2, 3), np.float32), verbose=0)
+
+
+def test_tsv_layouts_and_bad_headers(tmp_path):
+    (tmp_path / "train.tsv").write_text("label\tcontent\n1\tfine film\n0\tbad film\n")
+    (tmp_path / "dev.tsv").write_text("label\tcontent\n1\tgood\n")
+    x, y = next(iter(modelzoo.load_dataset("sst2", "test", data_dir=tmp_path)))
+    assert x.numpy().tolist() == [b"good"] and y.numpy().tolist() == [1]
+    (tmp_path / "train.tsv").write_text("score\tcontent\n1\tfine\n")
+    with pytest.raises(modelzoo.DataFormatError, match="needs a 'label' column"):
+        modelzoo.load_dataset("sst2", "train", data_dir=tmp_path)
+
+
+def test_acl_imdb_archive_is_extracted_once_into_the_cache_and_split(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELZOO_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "build" / "aclImdb" / "train"
+    texts, labels = sentiment_corpus(100, seed=4)
+    for i, (text, label) in enumerate(zip(texts, labels)):
+        folder = source / ("pos" if label else "neg")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}_{7 if label else 2}.txt").write_text(text)
+    data = tmp_path / "data"
+    data.mkdir()
+    with tarfile.open(data / "aclImdb_train.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "build" / "aclImdb", arcname="aclImdb")
+    sizes = {
+        s: sum(len(b[1]) for b in modelzoo.load_dataset("imdb", s, data_dir=data))
+        for s in ("train", "validation", "test")
+    }
+    assert sizes == {"train": 72, "validation": 8, "test": 20}
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir())[0].startswith("aclImdb_train-")
+    assert sorted(p.name for p in data.iterdir()) == ["aclImdb_train.tar.gz"], (
+        "nothing written beside the data"
+    )
+
+
+def test_text_export_takes_strings_in_a_tensorflow_only_process(sst2_dir, tmp_path):
+    from test_export import serve
+
+    model = modelzoo.build("rnn_sst2", data_dir=sst2_dir, epochs=3)
+    modelzoo.fit(model, data_dir=sst2_dir, verbose=0)
+    path = modelzoo.export(model, export_dir=tmp_path, data_dir=sst2_dir)
+    texts = ["a superb and charming story", "the plot was tedious", ""]
+    rows = serve(path, {"instances": texts})["predictions"]
+    expected = model.predict(strings(texts), verbose=0)[:, 0]
+    np.testing.assert_allclose([r["probabilities"][1] for r in rows], expected, atol=1e-5)
+    assert [r["labels"] for r in rows] == [("negative", "positive")[int(p > 0.5)] for p in expected]
+    columns = serve(path, {"inputs": {"text": texts}})["outputs"]
+    np.testing.assert_allclose(np.array(columns["probabilities"])[:, 1], expected, atol=1e-5)
