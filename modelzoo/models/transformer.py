@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-from keras_hub.layers import TokenAndPositionEmbedding, TransformerEncoder
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import head, model_input, vectorize
@@ -29,6 +28,8 @@ def transformer(
 ) -> keras.Model:
     """TextVectorization -> TokenAndPositionEmbedding -> `num_layers` x TransformerEncoder ->
     GlobalAveragePooling -> Dropout -> head."""
+    from keras_hub.layers import TokenAndPositionEmbedding, TransformerEncoder  # slow import: only when built
+
     inputs = model_input(info)
     x = vectorize(inputs, max_tokens, sequence_length, adapt_data)
     # No padding mask: an empty string would mask every position and turn attention and the
