@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,16 @@ from tensorflow.core.protobuf import saved_model_pb2
 from modelzoo import atomic
 from modelzoo.data import DatasetInfo, dataset_info, load_dataset
 from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
-from modelzoo.registry import get_entry, record_of
+from modelzoo.registry import BuildRecord, get_entry, record_of
 
 DEFAULT_EXPORT_DIR = "saved_models"
 SERVING_MODELS_ROOT = "/models"
 """Where the serving container sees the export root (deploy/docker-compose.yml mounts it there)."""
-FORBIDDEN_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc", "XlaLaunch", "_XlaCompile", "_XlaRun"})
-"""Ops the TensorFlow model server cannot run: Python callbacks, and XLA (its JIT is off by default)."""
+FORBIDDEN_OPS = frozenset(
+    {"PyFunc", "PyFuncStateless", "EagerPyFunc", "XlaLaunch", "_XlaCompile", "_XlaRun", "_XlaMustCompile"}
+)
+"""Ops the TensorFlow model server cannot run: Python callbacks, and XLA (its JIT is off by default;
+`_XlaMustCompile` stands for a function marked `jit_compile=True`)."""
 
 
 def serving_outputs(model: keras.Model, info: DatasetInfo, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -69,36 +73,24 @@ def decode_images(image_bytes: tf.Tensor, shape: tuple[int, ...]) -> tf.Tensor:
 
 
 def serving_archive(model: keras.Model, info: DatasetInfo) -> keras.export.ExportArchive:
-    """An ExportArchive with the named signatures described in the module docstring."""
+    """An ExportArchive with the named signatures described in the module docstring (the
+    TensorSpec's name is the signature's input name)."""
     archive = keras.export.ExportArchive()
     archive.track(model)
-    if info.is_text:
+    dtype = tf.string if info.is_text else tf.float32
+    spec = tf.TensorSpec((None, *info.input_shape), dtype, name=info.input_name)
 
-        def serve_text(text: tf.Tensor) -> dict[str, tf.Tensor]:
-            return serving_outputs(model, info, text)
+    def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        return serving_outputs(model, info, inputs)
 
-        archive.add_endpoint(
-            "serving_default", serve_text, input_signature=[tf.TensorSpec((None,), tf.string, name="text")]
-        )
-        return archive
-    spec = tf.TensorSpec((None, *info.input_shape), tf.float32, name=info.input_name)
+    archive.add_endpoint("serving_default", serve, input_signature=[spec])
     if info.is_image:
 
-        def serve_pixels(pixels: tf.Tensor) -> dict[str, tf.Tensor]:
-            return serving_outputs(model, info, pixels)
-
         def serve_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-            return serving_outputs(model, info, decode_images(image_bytes, info.input_shape))
+            return serve(decode_images(image_bytes, info.input_shape))
 
-        archive.add_endpoint("serving_default", serve_pixels, input_signature=[spec])
         bytes_spec = tf.TensorSpec((None,), tf.string, name="image_bytes")
         archive.add_endpoint("serving_bytes", serve_bytes, input_signature=[bytes_spec])
-    else:
-
-        def serve_features(features: tf.Tensor) -> dict[str, tf.Tensor]:
-            return serving_outputs(model, info, features)
-
-        archive.add_endpoint("serving_default", serve_features, input_signature=[spec])
     return archive
 
 
@@ -119,7 +111,7 @@ def graph_ops(saved_model_dir: Path) -> set[str]:
 
 def check_servable(saved_model_dir: Path) -> None:
     """Refuse a SavedModel that the TensorFlow model server could not run."""
-    bad = graph_ops(saved_model_dir) & (FORBIDDEN_OPS | {"_XlaMustCompile"})
+    bad = graph_ops(saved_model_dir) & FORBIDDEN_OPS
     if bad:
         raise ModelZooError(
             f"The exported graph uses {sorted(bad)}, which TensorFlow Serving cannot run: Python "
@@ -170,7 +162,7 @@ def write_warmup(version_dir: Path, name: str, info: DatasetInfo, examples: np.n
     return len(requests)
 
 
-def signature_specs(saved_model_dir: Path) -> dict[str, Any]:
+def signature_specs(signatures: Mapping[str, Any]) -> dict[str, Any]:
     """Inputs and outputs of each signature, with dtypes and shapes, as the server reports them."""
 
     def describe(specs: dict) -> dict[str, Any]:
@@ -179,13 +171,12 @@ def signature_specs(saved_model_dir: Path) -> dict[str, Any]:
             for k, v in specs.items()
         }
 
-    loaded = tf.saved_model.load(str(saved_model_dir))
     return {
         key: {
             "inputs": describe(fn.structured_input_signature[1]),
             "outputs": describe(fn.structured_outputs),
         }
-        for key, fn in sorted(loaded.signatures.items())
+        for key, fn in sorted(signatures.items())
     }
 
 
@@ -193,7 +184,7 @@ def write_model_card(
     version_dir: Path,
     name: str,
     version: int,
-    record: Any,
+    record: BuildRecord,
     info: DatasetInfo,
     metrics: dict[str, float],
     examples: np.ndarray | None,
@@ -203,7 +194,8 @@ def write_model_card(
     from modelzoo.training import versions
 
     recipe = record.recipe.to_dict()
-    signatures = signature_specs(version_dir)
+    served = tf.saved_model.load(str(version_dir)).signatures
+    signatures = signature_specs(served)
     card: dict[str, Any] = {
         "name": name,
         "version": version,
@@ -224,8 +216,7 @@ def write_model_card(
     }
     if examples is not None:
         example = examples[:1] if info.is_text else examples[:1].astype(np.float32)
-        serving = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-        outputs = serving(**{info.input_name: tf.constant(example)})
+        outputs = served["serving_default"](**{info.input_name: tf.constant(example)})
         request = [x.decode() for x in example] if info.is_text else example.tolist()
         card["example_request"] = {"instances": request}
         card["example_response"] = {

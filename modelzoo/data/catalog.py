@@ -14,7 +14,8 @@ from modelzoo.errors import unknown_name
 
 VALIDATION_FRACTION = 0.1
 TEST_FRACTION = 0.2
-"""Share of a scikit-learn dataset held out as test (those ship without a split)."""
+"""Share held out as test where the data ships without a test split (scikit-learn tables, a
+lone aclImdb train folder)."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo.atomic import partial_path as atomic_partial
-from modelzoo.data.catalog import VALIDATION_FRACTION, DatasetInfo
+from modelzoo.data.catalog import TEST_FRACTION, VALIDATION_FRACTION, DatasetInfo
 from modelzoo.errors import DataFormatError, DataNotFoundError
 
 SPLIT_SEED = 0
@@ -212,10 +212,10 @@ def _with_test_split(info: DatasetInfo, arrays: dict[str, Arrays], folder: Path)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
     x, y = x[order], y[order]
     if "test" not in arrays:
-        cut = len(x) - round(len(x) * 0.2)
+        cut = len(x) - round(len(x) * TEST_FRACTION)
         logging.getLogger("modelzoo").warning(
-            "%s has no test split for %s; holding out a seeded 20%% of train (%d examples) as test.",
-            folder, info.name, len(x) - cut,
+            "%s has no test split for %s; holding out a seeded %d%% of train (%d examples) as test.",
+            folder, info.name, round(100 * TEST_FRACTION), len(x) - cut,
         )  # fmt: skip
         arrays["test"] = (x[cut:], y[cut:])
         x, y = x[:cut], y[:cut]
