@@ -27,6 +27,7 @@ from modelzoo.errors import (  # noqa: E402
     DataNotFoundError,
     InvalidTypeError,
     InvalidValueError,
+    MissingPackageError,
     ModelZooError,
     UnknownNameError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "DataNotFoundError",
     "InvalidTypeError",
     "InvalidValueError",
+    "MissingPackageError",
     "ModelZooError",
     "Recipe",
     "Target",

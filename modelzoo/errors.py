@@ -30,6 +30,10 @@ class DataFormatError(ModelZooError, ValueError):
     """Files were found but do not hold what the dataset needs."""
 
 
+class MissingPackageError(ModelZooError, ImportError):
+    """An optional package is needed for what was asked: the message says how to install it."""
+
+
 def unknown_name(kind: str, name: str, choices: Iterable[str], where: str = "") -> UnknownNameError:
     """An error listing the valid choices, the closest ones first; `where` adds context
     ("for mlp_mnist")."""

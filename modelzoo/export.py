@@ -43,13 +43,14 @@ FORBIDDEN_OPS = frozenset(
 
 
 def serving_outputs(model: keras.Model, info: DatasetInfo, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-    """The model's output turned into what a client wants, each under its own name."""
-    output = model(inputs, training=False)
+    """The model's output turned into what a client wants, each under its own name. A keras-hub
+    model's attached preprocessor (its tokenizer) runs first, inside the graph."""
+    preprocessor = getattr(model, "preprocessor", None)
+    output = model(preprocessor(inputs) if preprocessor is not None else inputs, training=False)
     if info.num_classes == 0:
         return {"predictions": output}
-    if info.num_classes == 2:
-        positive = output[:, :1]
-        named = {"probabilities": tf.concat([1.0 - positive, positive], axis=1)}
+    if output.shape[-1] == 1:
+        named = {"probabilities": tf.concat([1.0 - output, output], axis=1)}
     else:
         named = {"logits": output, "probabilities": tf.nn.softmax(output, axis=-1)}
     classes = tf.argmax(named["probabilities"], axis=1, output_type=tf.int64)

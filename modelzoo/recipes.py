@@ -243,6 +243,22 @@ TEXT_CLASSIFIER = BINARY_CLASSIFIER.replace(name="text_classifier", epochs=10, p
 """Sentiment from raw text (RNN, small Transformer): Adam 1e-3, batch 32, up to 10 epochs, early
 stopping on validation loss after 2 epochs without improvement (these models overfit fast)."""
 
+BERT_FINETUNE = CLASSIFIER.replace(
+    name="bert_finetune",
+    optimizer="adamw",
+    learning_rate=5e-5,
+    schedule="cosine",
+    warmup_epochs=0.3,
+    weight_decay=0.01,
+    batch_size=32,
+    epochs=3,
+    patience=1,
+)
+"""Fine-tuning a pretrained BERT as published for compact BERTs (Turc et al. 2019, grid
+{1e-4, 5e-5, 3e-5} x batch 32 x 3-4 epochs): AdamW 5e-5 with decay 0.01, linear warm-up over the
+first 10% of steps then cosine decay to 0, batch 32, 3 epochs, the best validation epoch kept.
+A BERT built from config starts from random weights and wants more: learning_rate=1e-3, epochs=10."""
+
 REGRESSION = Recipe(
     name="regression",
     learning_rate=0.5,
@@ -259,5 +275,13 @@ reaches the least-squares optimum (closed-form OLS: MAE 46.2 on the diabetes tes
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
-    for r in (CLASSIFIER, CLASSIFIER_COSINE, SMALL_CLASSIFIER, BINARY_CLASSIFIER, TEXT_CLASSIFIER, REGRESSION)
+    for r in (
+        CLASSIFIER,
+        CLASSIFIER_COSINE,
+        SMALL_CLASSIFIER,
+        BINARY_CLASSIFIER,
+        TEXT_CLASSIFIER,
+        BERT_FINETUNE,
+        REGRESSION,
+    )
 }

@@ -169,6 +169,7 @@ class ModelSpec:
     hyperparameters: Mapping[str, Any]
     recipe: Recipe
     parameters: int
+    weights: str
     target: Target | None
     measured: Measurement | None
 
@@ -189,6 +190,7 @@ class ModelSpec:
             ("outputs", "; ".join(map(str, self.outputs))),
             ("classes", classes),
             ("parameters", f"{self.parameters:,}"),
+            ("weights", self.weights),
             ("hyperparams", ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())),
             ("recipe", f"{self.recipe.name}: {recipe}"),
             ("target", str(self.target) if self.target else "none set"),
@@ -314,11 +316,17 @@ def _probe(name: str) -> tuple[int, tuple[IOSpec, ...], tuple[IOSpec, ...]]:
     entry = get_entry(name)
     model = entry.instantiate(entry.defaults, adapt=False)
 
-    def specs(names: list[str], tensors: list) -> tuple[IOSpec, ...]:
-        return tuple(IOSpec(n, tuple(t.shape), str(t.dtype)) for n, t in zip(names, tensors))
+    return model.count_params(), (client_input(entry.info),), output_specs(model)
 
-    inputs = specs([t.name for t in model.inputs], model.inputs)
-    return model.count_params(), inputs, specs(model.output_names, model.outputs)
+
+def output_specs(model: keras.Model) -> tuple[IOSpec, ...]:
+    return tuple(IOSpec(n, tuple(t.shape), str(t.dtype)) for n, t in zip(model.output_names, model.outputs))
+
+
+def client_input(info: DatasetInfo) -> IOSpec:
+    """What a caller passes in: one named batch of raw strings, pixels or features (a keras-hub
+    model tokenizes inside its attached preprocessor, so its graph inputs are token ids)."""
+    return IOSpec(info.input_name, (None, *info.input_shape), "string" if info.is_text else "float32")
 
 
 def list_models(
@@ -348,12 +356,25 @@ def list_models(
     return names
 
 
-def describe(name: str) -> ModelSpec:
-    """The typed, printable spec of an entry."""
-    entry = get_entry(name)
-    parameters, inputs, outputs = _probe(name)
+def describe(model_or_name: keras.Model | str) -> ModelSpec:
+    """The typed, printable spec of an entry; given a model `build` made, the spec of that
+    instance (its hyperparameters, recipe, parameter count and weights)."""
+    if isinstance(model_or_name, str):
+        entry = get_entry(model_or_name)
+        parameters, inputs, outputs = _probe(entry.name)
+        record = BuildRecord(entry.name, entry.defaults, entry.recipe)
+        steps = 0
+    else:
+        record = record_of(model_or_name)
+        if record is None:
+            raise InvalidValueError(f"Model {model_or_name.name!r} was not built by modelzoo.build.")
+        entry = get_entry(record.entry)
+        parameters = model_or_name.count_params()
+        inputs, outputs = (client_input(entry.info),), output_specs(model_or_name)
+        optimizer = getattr(model_or_name, "optimizer", None)
+        steps = int(optimizer.iterations.numpy()) if optimizer is not None else 0
     return ModelSpec(
-        name=name,
+        name=entry.name,
         family=entry.family,
         task=entry.task,
         dataset=entry.dataset,
@@ -361,12 +382,24 @@ def describe(name: str) -> ModelSpec:
         inputs=inputs,
         outputs=outputs,
         class_names=entry.info.class_names,
-        hyperparameters=dict(entry.defaults),
-        recipe=entry.recipe,
+        hyperparameters=dict(record.hyperparameters),
+        recipe=record.recipe,
         parameters=parameters,
+        weights=weights_of(record, steps),
         target=entry.target,
-        measured=measurements().get(name),
+        measured=measurements().get(entry.name),
     )
+
+
+def weights_of(record: BuildRecord, trained_steps: int = 0) -> str:
+    """Where a model's weights come from: a pretrained preset or a seeded random start, and
+    how many optimizer steps it has been trained since."""
+    preset = record.hyperparameters.get("preset")
+    if preset:
+        origin = f"from preset {preset!r}"
+    else:
+        origin = f"random initialisation (seed {record.recipe.seed})"
+    return f"{origin}, trained {trained_steps:,} steps since" if trained_steps else origin
 
 
 @functools.cache

@@ -40,8 +40,9 @@ def test_text_entry_round_trips_through_keras_file(name, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
-def test_non_string_batch_is_refused(sst2_dir):
-    model = modelzoo.build("rnn_sst2", data_dir=sst2_dir)
+@pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])
+def test_non_string_batch_is_refused(name, sst2_dir):
+    model = modelzoo.build(name, data_dir=sst2_dir)
     with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
         model.predict(np.ones((2, 3), np.float32), verbose=0)
 

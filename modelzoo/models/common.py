@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.registry import AdaptData
+from modelzoo.registry import AdaptData, client_input
 
 PIXEL_SCALE = 1.0 / 255.0
 
@@ -17,8 +17,8 @@ PIXEL_SCALE = 1.0 / 255.0
 def model_input(info: DatasetInfo) -> keras.KerasTensor:
     """The named input: `text` (one string per example), or float32 `pixels`/`features`
     (integer pixels are cast on the way in)."""
-    dtype = "string" if info.is_text else "float32"
-    return keras.Input(shape=info.input_shape, name=info.input_name, dtype=dtype)
+    spec = client_input(info)
+    return keras.Input(shape=spec.shape[1:], name=spec.name, dtype=spec.dtype)
 
 
 def vectorize(
