@@ -1,8 +1,9 @@
 """Answer a TF Serving REST predict request the way the model server does, with TensorFlow alone.
 
-Run as a script in a fresh process (stdin: {"path", "body"} with the exact JSON a client posts to
-`/v1/models/NAME:predict`; stdout: the JSON response). It imports only TensorFlow, so a passing test
-shows the export needs nothing from modelzoo or Keras at serving time.
+Run as a script in a fresh process (stdin: {"path", "body", "text_ops"} with the exact JSON a client
+posts to `/v1/models/NAME:predict`; stdout: the JSON response). It imports only TensorFlow, plus
+tensorflow-text when `text_ops` is set (the model server links those ops in), so a passing test
+shows the export needs nothing from modelzoo, keras-hub or Keras at serving time.
 """
 
 import base64
@@ -55,6 +56,8 @@ def predict(path: str, body: dict) -> dict:
 
 if __name__ == "__main__":
     request = json.load(sys.stdin)
+    if request.get("text_ops"):
+        import tensorflow_text  # noqa: F401  (registers the tokenizer ops, as the model server has them)
     response = predict(request["path"], request["body"])
     response["imported"] = sorted(m for m in ("modelzoo", "keras_hub", "keras") if m in sys.modules)
     print(json.dumps(response))

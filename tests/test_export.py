@@ -23,11 +23,12 @@ from modelzoo.export import check_servable
 REST_PREDICT = Path(__file__).with_name("rest_predict.py")
 
 
-def serve(path: Path, body: dict) -> dict:
-    """POST-equivalent of `/v1/models/NAME:predict` with `body`, answered in a fresh TF-only process."""
+def serve(path: Path, body: dict, text_ops: bool = False) -> dict:
+    """POST-equivalent of `/v1/models/NAME:predict` with `body`, answered in a fresh TF-only process
+    (with tensorflow-text's ops when `text_ops`)."""
     result = subprocess.run(
         [sys.executable, str(REST_PREDICT)],
-        input=json.dumps({"path": str(path), "body": body}),
+        input=json.dumps({"path": str(path), "body": body, "text_ops": text_ops}),
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
@@ -149,24 +150,64 @@ def test_tabular_export_serves_named_outputs(name, tmp_path):
     assert [r["labels"] for r in rows] == [("malignant", "benign")[int(p > 0.5)] for p in expected[:, 0]]
 
 
-def test_warmup_requests_and_model_card_describe_the_artifact(digits_model, tmp_path):
+def replay_warmup(path: Path, name: str) -> set[str]:
+    """Parse `tf_serving_warmup_requests` with the serving protos, run every request against the
+    loaded SavedModel as the server does at load time; returns the signatures they cover."""
     from tensorflow_serving.apis import prediction_log_pb2
 
-    path = modelzoo.export(digits_model, export_dir=tmp_path, metrics={"accuracy": 0.97})
     records = list(tf.data.TFRecordDataset(str(path / "assets.extra" / "tf_serving_warmup_requests")))
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
     assert 0 < len(logs) <= 1000
     served = tf.saved_model.load(str(path)).signatures
     for log in logs:
         request = log.predict_log.request
-        assert request.model_spec.name == "mlp_digits"
-        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-        outputs = served[request.model_spec.signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert request.model_spec.name == name
+        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        outputs = served[request.model_spec.signature_name](**inputs)
         assert outputs["labels"].shape[0] == next(iter(inputs.values())).shape[0]
-    assert {log.predict_log.request.model_spec.signature_name for log in logs} == {
-        "serving_default",
-        "serving_bytes",
-    }
+    return {log.predict_log.request.model_spec.signature_name for log in logs}
+
+
+def saved_model_cli_show(path: Path) -> str:
+    """`saved_model_cli show --all`, as an operator checks an artifact before serving it."""
+    command = [
+        sys.executable,
+        "-m",
+        "tensorflow.python.tools.saved_model_cli",
+        "show",
+        "--dir",
+        str(path),
+        "--all",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def tensor_info(kind: str, name: str, dtype: str, shape: str) -> str:
+    """How `saved_model_cli show` prints one signature input or output."""
+    return f"{kind}['{name}'] tensor_info:\n        dtype: {dtype}\n        shape: {shape}\n"
+
+
+def test_saved_model_cli_lists_the_documented_signatures(digits_model, tmp_path):
+    shown = saved_model_cli_show(modelzoo.export(digits_model, export_dir=tmp_path))
+    default, encoded = (
+        shown.split("signature_def['serving_default']")[1],
+        shown.split("signature_def['serving_bytes']")[1],
+    )
+    assert tensor_info("inputs", "pixels", "DT_FLOAT", "(-1, 8, 8, 1)") in default
+    assert tensor_info("inputs", "image_bytes", "DT_STRING", "(-1)") in encoded
+    for section in (default, encoded):
+        section = section.split("signature_def[")[0]
+        assert tensor_info("outputs", "classes", "DT_INT64", "(-1)") in section
+        assert tensor_info("outputs", "labels", "DT_STRING", "(-1)") in section
+        assert tensor_info("outputs", "probabilities", "DT_FLOAT", "(-1, 10)") in section
+        assert "Method name is: tensorflow/serving/predict" in section
+
+
+def test_warmup_requests_and_model_card_describe_the_artifact(digits_model, tmp_path):
+    path = modelzoo.export(digits_model, export_dir=tmp_path, metrics={"accuracy": 0.97})
+    assert replay_warmup(path, "mlp_digits") == {"serving_default", "serving_bytes"}
 
     card = json.loads((path / "assets.extra" / "model_card.json").read_text())
     assert card["entry"] == "mlp_digits" and card["metrics"] == {"accuracy": 0.97}

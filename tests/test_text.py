@@ -11,6 +11,7 @@ import tensorflow as tf
 from conftest import sentiment_corpus
 
 import modelzoo
+from modelzoo.export import graph_ops
 
 TEXT_ENTRIES = modelzoo.list_models(task="text_classification")
 
@@ -80,16 +81,25 @@ def test_acl_imdb_archive_is_extracted_once_into_the_cache_and_split(tmp_path, m
     )
 
 
-def test_text_export_takes_strings_in_a_tensorflow_only_process(sst2_dir, tmp_path):
-    from test_export import serve
+@pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])
+def test_text_export_takes_strings_in_a_tensorflow_only_process(name, sst2_dir, tmp_path):
+    from test_export import replay_warmup, saved_model_cli_show, serve, tensor_info
 
-    model = modelzoo.build("rnn_sst2", data_dir=sst2_dir, epochs=3)
+    model = modelzoo.build(name, data_dir=sst2_dir, epochs=3)
     modelzoo.fit(model, data_dir=sst2_dir, verbose=0)
     path = modelzoo.export(model, export_dir=tmp_path, data_dir=sst2_dir)
-    texts = ["a superb and charming story", "the plot was tedious", ""]
-    rows = serve(path, {"instances": texts})["predictions"]
-    expected = model.predict(strings(texts), verbose=0)[:, 0]
+    texts = ["a superb and charming story", "the plot was tedious", "", "dull " * 2000]
+    outputs = model.predict(strings(texts), verbose=0)
+    logits = outputs.shape[-1] == 2
+    expected = tf.nn.softmax(outputs).numpy()[:, 1] if logits else outputs[:, 0]
+    rows = serve(path, {"instances": texts}, text_ops=True)["predictions"]
     np.testing.assert_allclose([r["probabilities"][1] for r in rows], expected, atol=1e-5)
     assert [r["labels"] for r in rows] == [("negative", "positive")[int(p > 0.5)] for p in expected]
-    columns = serve(path, {"inputs": {"text": texts}})["outputs"]
+    if logits:
+        np.testing.assert_allclose([r["logits"] for r in rows], outputs, atol=1e-5)
+    columns = serve(path, {"inputs": {"text": texts}}, text_ops=True)["outputs"]
     np.testing.assert_allclose(np.array(columns["probabilities"])[:, 1], expected, atol=1e-5)
+    assert replay_warmup(path, name) == {"serving_default"}
+    assert tensor_info("inputs", "text", "DT_STRING", "(-1)") in saved_model_cli_show(path)
+    ops = graph_ops(path)
+    assert ("FastWordpieceTokenizeWithOffsets" in ops) == (name == "bert_sst2")
