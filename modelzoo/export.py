@@ -110,6 +110,12 @@ def graph_ops(saved_model_dir: Path) -> set[str]:
     return ops
 
 
+def non_core_ops(saved_model_dir: Path) -> list[str]:
+    """Ops of the graph that core TensorFlow lacks (not in `tf.raw_ops`): for the text entries,
+    tensorflow-text's tokenizer ops, which a model server must have linked in."""
+    return sorted(op for op in graph_ops(saved_model_dir) if not hasattr(tf.raw_ops, op))
+
+
 def check_servable(saved_model_dir: Path) -> None:
     """Refuse a SavedModel that the TensorFlow model server could not run."""
     bad = graph_ops(saved_model_dir) & FORBIDDEN_OPS
@@ -211,6 +217,7 @@ def write_model_card(
         "metrics": metrics,
         "versions": versions(),
         "min_tf_serving_version": ".".join(tf.__version__.split(".")[:2]) + ".0",
+        "ops_outside_core_tensorflow": non_core_ops(version_dir),
         "signatures": signatures,
         "warmup_requests": warmups,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -242,6 +249,8 @@ def write_model_card(
         f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}; needs TF Serving >= "
         f"{card['min_tf_serving_version']}",
         f"- warm-up requests: {warmups}",
+        f"- ops from outside core TensorFlow: {', '.join(card['ops_outside_core_tensorflow']) or 'none'}"
+        " (tensorflow-text's tokenizer ops are linked into the official model server of the same version)",
         "",
         "## Signatures",
         "",

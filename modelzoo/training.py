@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from modelzoo.recipes import BEST_CHECKPOINT, Recipe
 from modelzoo.registry import BuildRecord, build, get_entry, record_of
 
 Data = tf.data.Dataset | tuple[np.ndarray, np.ndarray]
+RECOMPILED_ON_LOAD = r".*(compile\(\)` was not called|Skipping variable loading)"
+"""Keras' load-time warnings for a model with a custom `compile`, which `load_checkpoint` handles."""
 
 
 def fit(
@@ -116,7 +119,9 @@ def _steps_per_epoch(train: Data | None, record: BuildRecord | None) -> int:
 
 
 def load_checkpoint(path: str | os.PathLike) -> keras.Model:
-    """A `.keras` checkpoint, or the best one of a run folder, loaded in Keras safe mode."""
+    """A `.keras` checkpoint, or the best one of a run folder, loaded in Keras safe mode. A model
+    whose class overrides `compile` (keras-hub tasks) is not recompiled by Keras on load, so an
+    entry's is compiled again with its recipe (its optimizer starts afresh)."""
     path = Path(path)
     if path.is_dir():
         path = path / BEST_CHECKPOINT
@@ -125,11 +130,17 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
             f"No checkpoint at {path}: pass a .keras file or a run folder holding {BEST_CHECKPOINT}."
         )
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=RECOMPILED_ON_LOAD)
+            model = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:
         raise ModelZooError(
             f"Cannot load checkpoint {path} (truncated or not a .keras file?): {err}"
         ) from None
+    record = record_of(model)
+    if record is not None and type(model).compile is not keras.Model.compile:
+        record.recipe.compile(model, _steps_per_epoch(None, record))
+    return model
 
 
 def evaluate(
@@ -168,12 +179,16 @@ def write_config(run_dir: Path, model: keras.Model, record: BuildRecord | None) 
 
 def versions() -> dict[str, str]:
     """Versions that decide whether a result reproduces."""
+    from importlib.metadata import version
+
     from modelzoo import __version__
 
     return {
         "modelzoo": __version__,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        "keras_hub": version("keras-hub"),
+        "tensorflow_text": version("tensorflow-text"),
         "python": platform.python_version(),
     }
 

@@ -1,8 +1,10 @@
-"""Shared fixtures: small learnable image datasets written to disk in the formats users have."""
+"""Shared fixtures: small learnable datasets and a tiny pretrained-format BERT, written to disk in the
+formats users have."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import struct
 from pathlib import Path
@@ -107,3 +109,67 @@ def sst2_dir(tmp_path_factory) -> Path:
         lines = ["label\tsentence", *(f"{y}\t{x}" for x, y in zip(texts, labels))]
         (folder / name).write_text("\n".join(lines) + "\n")
     return folder.parent
+
+
+HIDDEN, INTERMEDIATE, LAYERS, POSITIONS = 32, 64, 2, 64
+
+
+def hf_bert_weights(vocabulary_size: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random weights under the names and shapes of a Hugging Face `BertModel` checkpoint
+    (sentence-transformers LayerNorm naming: weight/bias)."""
+    rng = np.random.default_rng(seed)
+
+    def w(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+
+    def norm(prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.weight": 1.0 + w(HIDDEN), f"{prefix}.bias": w(HIDDEN)}
+
+    tensors = {
+        "embeddings.word_embeddings.weight": w(vocabulary_size, HIDDEN),
+        "embeddings.position_embeddings.weight": w(POSITIONS, HIDDEN),
+        "embeddings.token_type_embeddings.weight": w(2, HIDDEN),
+        **norm("embeddings.LayerNorm"),
+        "pooler.dense.weight": w(HIDDEN, HIDDEN),
+        "pooler.dense.bias": w(HIDDEN),
+    }
+    for i in range(LAYERS):
+        layer = f"encoder.layer.{i}"
+        for dense in ("self.query", "self.key", "self.value", "output.dense"):
+            key = f"{layer}.attention.{dense}"
+            tensors |= {f"{key}.weight": w(HIDDEN, HIDDEN), f"{key}.bias": w(HIDDEN)}
+        tensors |= {
+            f"{layer}.intermediate.dense.weight": w(INTERMEDIATE, HIDDEN),
+            f"{layer}.intermediate.dense.bias": w(INTERMEDIATE),
+            f"{layer}.output.dense.weight": w(HIDDEN, INTERMEDIATE),
+            f"{layer}.output.dense.bias": w(HIDDEN),
+            **norm(f"{layer}.attention.output.LayerNorm"),
+            **norm(f"{layer}.output.LayerNorm"),
+        }
+    return tensors
+
+
+@pytest.fixture(scope="session")
+def hf_bert_dir(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
+    """A tiny Hugging Face-format BERT folder, as `save_pretrained` writes one, and its weights."""
+    from safetensors.numpy import save_file
+
+    folder = tmp_path_factory.mktemp("hf_bert")
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER]
+    weights = hf_bert_weights(len(vocabulary))
+    save_file(weights, str(folder / "model.safetensors"))
+    (folder / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    config = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": len(vocabulary),
+        "hidden_size": HIDDEN,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": 2,
+        "intermediate_size": INTERMEDIATE,
+        "max_position_embeddings": POSITIONS,
+        "type_vocab_size": 2,
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder, weights

@@ -5,78 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FILLER, NEGATIVE, POSITIVE
+from conftest import POSITIVE
 
 import modelzoo
 from modelzoo.models import bert
 
-HIDDEN, INTERMEDIATE, LAYERS, POSITIONS = 32, 64, 2, 64
 TEXTS = np.array(["a gripping and moving film", "the dull and tedious plot", ""], dtype=object)
-
-
-def hf_bert_weights(vocabulary_size: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random weights under the names and shapes of a Hugging Face `BertModel` checkpoint
-    (sentence-transformers LayerNorm naming: weight/bias)."""
-    rng = np.random.default_rng(seed)
-
-    def w(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
-
-    def norm(prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}.weight": 1.0 + w(HIDDEN), f"{prefix}.bias": w(HIDDEN)}
-
-    tensors = {
-        "embeddings.word_embeddings.weight": w(vocabulary_size, HIDDEN),
-        "embeddings.position_embeddings.weight": w(POSITIONS, HIDDEN),
-        "embeddings.token_type_embeddings.weight": w(2, HIDDEN),
-        **norm("embeddings.LayerNorm"),
-        "pooler.dense.weight": w(HIDDEN, HIDDEN),
-        "pooler.dense.bias": w(HIDDEN),
-    }
-    for i in range(LAYERS):
-        layer = f"encoder.layer.{i}"
-        for dense in ("self.query", "self.key", "self.value", "output.dense"):
-            key = f"{layer}.attention.{dense}"
-            tensors |= {f"{key}.weight": w(HIDDEN, HIDDEN), f"{key}.bias": w(HIDDEN)}
-        tensors |= {
-            f"{layer}.intermediate.dense.weight": w(INTERMEDIATE, HIDDEN),
-            f"{layer}.intermediate.dense.bias": w(INTERMEDIATE),
-            f"{layer}.output.dense.weight": w(HIDDEN, INTERMEDIATE),
-            f"{layer}.output.dense.bias": w(HIDDEN),
-            **norm(f"{layer}.attention.output.LayerNorm"),
-            **norm(f"{layer}.output.LayerNorm"),
-        }
-    return tensors
-
-
-@pytest.fixture(scope="module")
-def hf_bert_dir(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
-    """A tiny Hugging Face-format BERT folder, as `save_pretrained` writes one, and its weights."""
-    from safetensors.numpy import save_file
-
-    folder = tmp_path_factory.mktemp("hf_bert")
-    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER]
-    weights = hf_bert_weights(len(vocabulary))
-    save_file(weights, str(folder / "model.safetensors"))
-    (folder / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
-    config = {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
-        "vocab_size": len(vocabulary),
-        "hidden_size": HIDDEN,
-        "num_hidden_layers": LAYERS,
-        "num_attention_heads": 2,
-        "intermediate_size": INTERMEDIATE,
-        "max_position_embeddings": POSITIONS,
-        "type_vocab_size": 2,
-    }
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder, weights
 
 
 def test_config_built_bert_learns_from_raw_strings(sst2_dir):
@@ -135,3 +72,14 @@ def test_minilm_short_name_loads_the_pretrained_encoder():
     assert model.backbone.num_layers == 6 and model.backbone.hidden_dim == 384
     assert model.count_params() == 22_713_986
     assert model.predict(TEXTS, verbose=0).shape == (3, 2)
+
+
+def test_checkpoint_reloads_with_the_entry_recipe(sst2_dir, tmp_path):
+    model = modelzoo.build("bert_sst2", data_dir=sst2_dir)
+    model.save(tmp_path / "best.keras")
+    loaded = modelzoo.load_checkpoint(tmp_path)
+    assert type(loaded.optimizer).__name__ == "AdamW"
+    assert loaded.optimizer.weight_decay == pytest.approx(0.01)
+    metrics = modelzoo.evaluate(loaded, data_dir=sst2_dir)
+    assert set(metrics) == {"accuracy", "loss"}
+    assert metrics["accuracy"] == pytest.approx(modelzoo.evaluate(model, data_dir=sst2_dir)["accuracy"])

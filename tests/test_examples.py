@@ -20,14 +20,26 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     ],
 )
 def test_example_runs(script, expected, tmp_path):
+    assert expected in run_example(script, tmp_path)
+
+
+def test_finetune_bert_example_runs_on_a_local_preset_and_tsv(hf_bert_dir, sst2_dir, tmp_path):
+    args = ["--preset", str(hf_bert_dir[0]), "--data-dir", str(sst2_dir), "--epochs", "1"]
+    stdout = run_example("finetune_bert.py", tmp_path, *args)
+    assert f"from preset {str(hf_bert_dir[0])!r}" in stdout
+    assert "SavedModel for TF Serving: saved_models/bert_sst2/1" in stdout
+
+
+def run_example(script: str, cwd: Path, *args: str) -> str:
+    """Run an example as a reader would; returns its output, which reports test metrics."""
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / script)],
-        cwd=tmp_path,
+        [sys.executable, str(EXAMPLES / script), *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=600,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert expected in result.stdout
     assert "test: {'accuracy'" in result.stdout
+    return result.stdout

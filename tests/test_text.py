@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 
 import keras
@@ -101,5 +102,9 @@ def test_text_export_takes_strings_in_a_tensorflow_only_process(name, sst2_dir, 
     np.testing.assert_allclose(np.array(columns["probabilities"])[:, 1], expected, atol=1e-5)
     assert replay_warmup(path, name) == {"serving_default"}
     assert tensor_info("inputs", "text", "DT_STRING", "(-1)") in saved_model_cli_show(path)
-    ops = graph_ops(path)
-    assert ("FastWordpieceTokenizeWithOffsets" in ops) == (name == "bert_sst2")
+    assert ("FastWordpieceTokenizeWithOffsets" in graph_ops(path)) == (name == "bert_sst2")
+    card = json.loads((path / "assets.extra" / "model_card.json").read_text())
+    if name == "bert_sst2":
+        assert "FastWordpieceTokenizeWithOffsets" in card["ops_outside_core_tensorflow"]
+    else:
+        assert card["ops_outside_core_tensorflow"] == []
