@@ -1,0 +1,74 @@
+"""`tf.distribute` strategies by name, and what a run needs to know about the one it runs under.
+
+The model is built and compiled inside `strategy.scope()` (see `registry.build`); the recipe's batch
+size is per replica, so the global batch is `batch_size * num_replicas_in_sync`. Learning rates are
+not scaled unless asked (`scale_learning_rate`: the linear rule, Goyal et al. 2017, lr x replicas).
+
+`multi_worker` reads the cluster from `TF_CONFIG` (set on every worker, same command everywhere):
+    TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+Worker 0 (or the `chief`) writes the run folder and the export; the others write only their own
+backup, under `<run_dir>/workers/<index>/`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import tensorflow as tf
+
+from modelzoo.errors import InvalidValueError, unknown_name
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The `tf.distribute` strategy called `name` (one of STRATEGIES)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise InvalidValueError(
+                "strategy 'multi_worker' needs TF_CONFIG on every worker, e.g. "
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}.'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise unknown_name("strategy", name, STRATEGIES)
+
+
+def resolve(strategy: tf.distribute.Strategy | str | None) -> tf.distribute.Strategy:
+    """A strategy object from a name, an object, or None (the default strategy)."""
+    if strategy is None:
+        return tf.distribute.get_strategy()
+    return make_strategy(strategy) if isinstance(strategy, str) else strategy
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the shared outputs: always outside multi-worker training;
+    the `chief` task, else worker 0, within it."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def worker_dir(run_dir: Path, strategy: tf.distribute.Strategy) -> Path:
+    """Where this process writes: the run folder for the chief, a folder of its own for a worker."""
+    if is_chief(strategy):
+        return run_dir
+    return run_dir / "workers" / str(strategy.cluster_resolver.task_id)
+
+
+def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Shard by element across workers: our datasets are in memory, with no files to shard by."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
