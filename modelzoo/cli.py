@@ -1,5 +1,9 @@
 """`modelzoo list|describe|train|evaluate|export`: the registry from a shell.
 
+Without `--run-dir`/`--resume`, `train` resumes the newest unfinished run of the same entry and
+settings under `--runs-dir` (a crashed run is finished by running the same command again), else
+starts a new timestamped run folder.
+
 Errors that are the user's to fix (unknown names, bad overrides, missing data) print one line
 saying what was wrong and exit with status 2, without a traceback.
 """
@@ -70,21 +74,34 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from modelzoo import atomic
+    from modelzoo import atomic, distribute
+    from modelzoo.errors import InvalidValueError
     from modelzoo.export import export
-    from modelzoo.registry import build
-    from modelzoo.training import evaluate, fit
+    from modelzoo.registry import build, record_of
+    from modelzoo.training import evaluate, find_unfinished, fit, is_unfinished, run_config
 
     overrides = _parse_sets(args.name, args.set)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    model = build(args.name, data_dir=args.data_dir, **overrides)
-    run_dir = new_run_dir(Path(args.runs_dir), args.name)
-    print(f"Run folder: {run_dir}")
+    strategy = distribute.make_strategy(args.strategy)
+    model = build(args.name, data_dir=args.data_dir, strategy=strategy, **overrides)
+    if args.resume is not None and not is_unfinished(Path(args.resume)):
+        raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
+    run_dir = Path(args.resume or args.run_dir or "")
+    if not (args.resume or args.run_dir):
+        unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record_of(model)))
+        run_dir = unfinished or new_run_dir(Path(args.runs_dir), args.name)
+    chief = distribute.is_chief(strategy)
+    state = "resuming an unfinished run" if is_unfinished(run_dir) else "new"
+    print(
+        f"Run folder: {run_dir} ({state}; strategy {args.strategy}, {strategy.num_replicas_in_sync} replicas)"
+    )
     fit(model, run_dir=run_dir, data_dir=args.data_dir)
     metrics = evaluate(model, split="test", data_dir=args.data_dir)
-    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
     print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    if not chief:
+        return
+    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
     if args.export_dir:
         path = export(model, args.name, args.export_dir, metrics=metrics, data_dir=args.data_dir)
         print(f"Exported: {path}")
@@ -145,7 +162,18 @@ def make_parser() -> argparse.ArgumentParser:
         help="override a hyperparameter or recipe field (repeatable)",
     )
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
-    p.add_argument("--export-dir", help="also export the trained model as a SavedModel here")
+    folder = p.add_mutually_exclusive_group()
+    folder.add_argument(
+        "--run-dir", help="this run folder (resumed if it holds an unfinished run of the same settings)"
+    )
+    folder.add_argument("--resume", metavar="RUN_DIR", help="resume this unfinished run folder")
+    p.add_argument(
+        "--strategy",
+        default="default",
+        help="tf.distribute strategy: default, mirrored, multi_worker (reads TF_CONFIG) or tpu; "
+        "batch_size is per replica",
+    )
+    p.add_argument("--export-dir", help="also export the trained model as a SavedModel here (chief only)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on the entry's dataset")

@@ -5,7 +5,8 @@ size is per replica, so the global batch is `batch_size * num_replicas_in_sync`.
 not scaled unless asked (`scale_learning_rate`: the linear rule, Goyal et al. 2017, lr x replicas).
 
 `multi_worker` reads the cluster from `TF_CONFIG` (set on every worker, same command everywhere):
-    TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+    TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
+                "task": {"type": "worker", "index": 0}}'
 Worker 0 (or the `chief`) writes the run folder and the export; the others write only their own
 backup, under `<run_dir>/workers/<index>/`.
 """
@@ -23,16 +24,19 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The `tf.distribute` strategy called `name` (one of STRATEGIES)."""
+    """The `tf.distribute` strategy called `name` (one of STRATEGIES). `mirrored` replicates over
+    every GPU, or over the logical CPU devices where there is none (one, unless configured)."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise InvalidValueError(
                 "strategy 'multi_worker' needs TF_CONFIG on every worker, e.g. "
-                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}.'
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}.'
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
@@ -57,7 +61,9 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver is None or not resolver.task_type:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
+    return resolver.task_type == "chief" or (
+        not has_chief and resolver.task_type == "worker" and resolver.task_id == 0
+    )
 
 
 def worker_dir(run_dir: Path, strategy: tf.distribute.Strategy) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import math
 import os
 import re
@@ -23,8 +24,11 @@ from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
 
 SCHEDULES = ("constant", "cosine")
-CALLBACKS = ("early_stopping", "best_checkpoint", "tensorboard")
+CALLBACKS = ("early_stopping", "best_checkpoint", "backup", "tensorboard")
 BEST_CHECKPOINT = "best.keras"
+BACKUP_DIR = "backup"
+"""`keras.callbacks.BackupAndRestore` state in the run folder: present only while a run is unfinished."""
+HISTORY_FILE = "history.json"
 
 
 def _subclasses_in(module: Any, base: type) -> dict[str, type]:
@@ -66,12 +70,14 @@ class Recipe:
     metrics: tuple[str, ...] = ("accuracy",)
     batch_size: int = 128
     epochs: int = 20
-    callbacks: tuple[str, ...] = ("early_stopping", "best_checkpoint")
+    callbacks: tuple[str, ...] = ("early_stopping", "best_checkpoint", "backup", "tensorboard")
     monitor: str = "val_loss"
     patience: int = 3
     jit_compile: bool = False
     steps_per_execution: int = 1
     seed: int = 0
+    deterministic: bool = False
+    scale_learning_rate: bool = False
 
     _POSITIVE: ClassVar[tuple[str, ...]] = (
         "learning_rate",
@@ -125,22 +131,30 @@ class Recipe:
         loss_class = LOSSES[self.loss]
         return loss_class(from_logits=True) if self.from_logits else loss_class()
 
-    def make_schedule(self, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    def peak_learning_rate(self, replicas: int = 1) -> float:
+        """The learning rate, times the replica count with `scale_learning_rate` (the linear
+        scaling rule for a global batch `replicas` times larger)."""
+        return self.learning_rate * replicas if self.scale_learning_rate else self.learning_rate
+
+    def make_schedule(
+        self, steps_per_epoch: int, replicas: int = 1
+    ) -> float | keras.optimizers.schedules.LearningRateSchedule:
         """The learning rate, or its schedule over `epochs` (which needs the steps per epoch)."""
+        learning_rate = self.peak_learning_rate(replicas)
         if self.schedule == "constant":
-            return self.learning_rate
+            return learning_rate
         warmup_steps = int(self.warmup_epochs * steps_per_epoch)
         total_steps = max(self.epochs * steps_per_epoch, warmup_steps + 1)
         return keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0 if warmup_steps else self.learning_rate,
+            initial_learning_rate=0.0 if warmup_steps else learning_rate,
             decay_steps=total_steps - warmup_steps,
-            warmup_target=self.learning_rate if warmup_steps else None,
+            warmup_target=learning_rate if warmup_steps else None,
             warmup_steps=warmup_steps,
         )
 
-    def make_optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    def make_optimizer(self, steps_per_epoch: int, replicas: int = 1) -> keras.optimizers.Optimizer:
         """The optimizer with its learning-rate schedule."""
-        config: dict[str, Any] = {"learning_rate": self.make_schedule(steps_per_epoch)}
+        config: dict[str, Any] = {"learning_rate": self.make_schedule(steps_per_epoch, replicas)}
         if self.weight_decay:
             config["weight_decay"] = self.weight_decay
         return OPTIMIZERS[self.optimizer](**config)
@@ -159,16 +173,22 @@ class Recipe:
             self.metrics,
             self.jit_compile,
             self.steps_per_execution,
+            self.scale_learning_rate,
             *schedule_length,
         )
 
-    def steps_per_epoch(self, train_size: int) -> int:
-        return math.ceil(train_size / self.batch_size)
+    def global_batch_size(self, replicas: int = 1) -> int:
+        """`batch_size` is per replica: a synchronous step sees this many examples."""
+        return self.batch_size * replicas
 
-    def compile(self, model: keras.Model, steps_per_epoch: int) -> None:
-        """Compile `model` with this recipe; `steps_per_epoch` sets the schedule's length."""
+    def steps_per_epoch(self, train_size: int, replicas: int = 1) -> int:
+        return math.ceil(train_size / self.global_batch_size(replicas))
+
+    def compile(self, model: keras.Model, steps_per_epoch: int, replicas: int = 1) -> None:
+        """Compile `model` with this recipe (inside its strategy's scope, if it has one);
+        `steps_per_epoch` sets the schedule's length, `replicas` the learning-rate scaling."""
         model.compile(
-            optimizer=self.make_optimizer(steps_per_epoch),
+            optimizer=self.make_optimizer(steps_per_epoch, replicas),
             loss=self.make_loss(),
             metrics=list(self.metrics),
             jit_compile=self.jit_compile,
@@ -176,22 +196,29 @@ class Recipe:
         )
 
     def make_callbacks(self, run_dir: Path | None, has_validation: bool) -> list[keras.callbacks.Callback]:
-        """The recipe's callbacks. Without validation data they monitor the training metric;
-        without a run folder, file-writing callbacks are left out."""
+        """The recipe's callbacks, `backup` first so that a resumed run restores its state before
+        the others start. Without validation data they monitor the training metric; without a run
+        folder, file-writing callbacks are left out."""
         monitor = self.monitor if has_validation else self.monitor.removeprefix("val_")
         made: list[keras.callbacks.Callback] = []
-        for name in self.callbacks:
+        for name in sorted(self.callbacks, key=lambda n: n != "backup"):
             if name == "early_stopping":
                 made.append(
                     keras.callbacks.EarlyStopping(
                         monitor=monitor, patience=self.patience, restore_best_weights=True
                     )
                 )
-            elif name == "best_checkpoint" and run_dir is not None:
+            elif run_dir is None:
+                continue
+            elif name == "backup":
+                made.append(
+                    keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True)
+                )
+            elif name == "best_checkpoint":
                 made.append(
                     AtomicModelCheckpoint(run_dir / BEST_CHECKPOINT, monitor=monitor, save_best_only=True)
                 )
-            elif name == "tensorboard" and run_dir is not None:
+            elif name == "tensorboard":
                 made.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
         return made
 
@@ -207,6 +234,25 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         self.final_path = Path(filepath)
         partial = self.final_path.with_name(f".{self.final_path.stem}.partial.keras")
         super().__init__(str(partial), **kwargs)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.resumed = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """On a resumed run, start from the best value of the epochs already done, so a worse
+        epoch after the restart does not replace the best checkpoint."""
+        super().on_epoch_begin(epoch, logs)
+        if self.resumed or epoch == 0:
+            return
+        self.resumed = True
+        history_file = self.final_path.parent / HISTORY_FILE
+        if history_file.is_file():
+            if self.monitor_op is None:
+                self._set_monitor_op()
+            for value in json.loads(history_file.read_text()).get(self.monitor, [])[:epoch]:
+                if self._is_improvement(value, self.best):
+                    self.best = value
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         super().on_epoch_end(epoch, logs)

@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from modelzoo import distribute
 from modelzoo.data import DatasetInfo, dataset_info, load_dataset
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
@@ -272,18 +273,24 @@ def build(
     *,
     data_dir: str | None = None,
     adapt_data: tf.data.Dataset | None = None,
+    strategy: tf.distribute.Strategy | str | None = None,
     **overrides: Any,
 ) -> keras.Model:
     """A compiled functional `keras.Model` for entry `name`.
 
     `overrides` are hyperparameters (`hidden_units=256`) or recipe fields (`learning_rate=3e-4`).
     Weights are initialised from the recipe's seed, so two builds with the same arguments agree.
+    With a `strategy` (object or name: see `modelzoo.distribute`), the model is built and compiled
+    in its scope, so `fit` trains it on every replica.
     """
     entry = get_entry(name)
     hparams, recipe = entry.resolve(overrides)
+    strategy = distribute.resolve(strategy)
+    replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(recipe.seed)
-    model = entry.instantiate(hparams, adapt_data=adapt_data, data_dir=data_dir)
-    recipe.compile(model, recipe.steps_per_epoch(entry.info.splits["train"]))
+    with strategy.scope():
+        model = entry.instantiate(hparams, adapt_data=adapt_data, data_dir=data_dir)
+        recipe.compile(model, recipe.steps_per_epoch(entry.info.splits["train"], replicas), replicas)
     model.modelzoo = BuildRecord(entry=name, hyperparameters=hparams, recipe=recipe)
     return model
 

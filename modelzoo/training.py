@@ -18,10 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo import atomic
+from modelzoo import atomic, distribute
 from modelzoo.data import load_dataset
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
-from modelzoo.recipes import BEST_CHECKPOINT, Recipe
+from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
 from modelzoo.registry import BuildRecord, build, get_entry, record_of
 
 Data = tf.data.Dataset | tuple[np.ndarray, np.ndarray]
@@ -36,6 +36,7 @@ def fit(
     *,
     run_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
+    strategy: tf.distribute.Strategy | str | None = None,
     verbose: str | int = "auto",
     **overrides: Any,
 ) -> keras.callbacks.History:
@@ -43,20 +44,31 @@ def fit(
 
     `train`/`val` are batched `tf.data` datasets or `(x, y)` arrays (batched with the recipe's
     batch size). Left out, they are the entry's own train and validation splits. A name is built
-    first (`overrides` may then hold hyperparameters too); for a built model, `overrides` are
+    first (`overrides` may then hold hyperparameters too), in `strategy`'s scope when given; a
+    built model trains under the strategy it was built in. For a built model, `overrides` are
     recipe fields, and the model is recompiled when they change how it compiles. A plain Keras
     model keeps its own compile; the default `Recipe` and `overrides` set how it is fitted.
-    With `run_dir`, the best checkpoint, history and curves are written there.
+
+    With `run_dir`, the best checkpoint, history, curves, TensorBoard logs and a backup of the
+    last finished epoch are written there; fitting again into a folder whose run was cut short
+    resumes after that epoch. Under multi-worker training only the chief writes `run_dir`.
     """
     if isinstance(model_or_name, str):
-        model = build(model_or_name, data_dir=data_dir, **overrides)
+        model = build(model_or_name, data_dir=data_dir, strategy=strategy, **overrides)
         record = record_of(model)
     else:
         model = model_or_name
+        if strategy is not None and strategy is not model.distribute_strategy:
+            raise InvalidValueError(
+                f"Model {model.name!r} was built outside this strategy's scope: pass the entry's name "
+                "to fit(..., strategy=...), or build it with build(name, strategy=...)."
+            )
         record = record_of(model)
         if record is not None and overrides:
             record = _apply_recipe_overrides(model, record, train, overrides)
     recipe = record.recipe if record else Recipe().replace(**overrides)
+    strategy = model.distribute_strategy
+    batch_size = recipe.global_batch_size(strategy.num_replicas_in_sync)
     if train is None:
         if record is None:
             raise InvalidValueError(
@@ -64,17 +76,20 @@ def fit(
                 "pass train=(x, y) or a batched tf.data.Dataset."
             )
         dataset = get_entry(record.entry).dataset
-        train = load_dataset(
-            dataset, "train", batch_size=recipe.batch_size, data_dir=data_dir, seed=recipe.seed
-        )
+        train = load_dataset(dataset, "train", batch_size=batch_size, data_dir=data_dir, seed=recipe.seed)
         if val is None:
-            val = load_dataset(dataset, "validation", batch_size=recipe.batch_size, data_dir=data_dir)
-    callbacks = recipe.make_callbacks(Path(run_dir) if run_dir else None, has_validation=val is not None)
-    if run_dir is not None:
-        run_path = Path(run_dir)
-        write_config(run_path, model, record)
-        callbacks.append(RunLog(run_path))
+            val = load_dataset(dataset, "validation", batch_size=batch_size, data_dir=data_dir)
+    write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
+    callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
+    if write_dir is not None:
+        config = run_config(model, record)
+        check_run_dir(write_dir, config)
+        write_dir.mkdir(parents=True, exist_ok=True)
+        write_config(write_dir, config)
+        callbacks.append(RunLog(write_dir))
     keras.utils.set_random_seed(recipe.seed)
+    if recipe.deterministic:
+        tf.config.experimental.enable_op_determinism()
     kwargs: dict[str, Any] = {
         "epochs": recipe.epochs,
         "callbacks": callbacks,
@@ -83,11 +98,11 @@ def fit(
     }
     if isinstance(train, tuple):
         x, y = train
-        kwargs |= {"x": x, "y": y, "batch_size": recipe.batch_size, "shuffle": True}
+        kwargs |= {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
     else:
-        kwargs["x"] = train
+        kwargs["x"] = distribute.shard_by_data(train)
     if val is not None:
-        kwargs["validation_data"] = val
+        kwargs["validation_data"] = distribute.shard_by_data(val) if isinstance(val, tf.data.Dataset) else val
     try:
         return model.fit(**kwargs)
     except ValueError as err:
@@ -102,19 +117,21 @@ def _apply_recipe_overrides(
     recipe = record.recipe.replace(**overrides)
     model.modelzoo = BuildRecord(record.entry, record.hyperparameters, recipe)
     if recipe.compile_settings() != record.recipe.compile_settings():
-        recipe.compile(model, _steps_per_epoch(train, model.modelzoo))
+        replicas = model.distribute_strategy.num_replicas_in_sync
+        with model.distribute_strategy.scope():
+            recipe.compile(model, _steps_per_epoch(train, model.modelzoo, replicas), replicas)
     return model.modelzoo
 
 
-def _steps_per_epoch(train: Data | None, record: BuildRecord | None) -> int:
+def _steps_per_epoch(train: Data | None, record: BuildRecord | None, replicas: int = 1) -> int:
     """Steps per epoch for a recompile: from the data when it says, else the entry's split."""
     recipe = record.recipe if record else Recipe()
     if isinstance(train, tuple):
-        return recipe.steps_per_epoch(len(train[0]))
+        return recipe.steps_per_epoch(len(train[0]), replicas)
     if isinstance(train, tf.data.Dataset) and int(train.cardinality()) > 0:
         return int(train.cardinality())
     if record is not None:
-        return recipe.steps_per_epoch(get_entry(record.entry).info.splits["train"])
+        return recipe.steps_per_epoch(get_entry(record.entry).info.splits["train"], replicas)
     return 1
 
 
@@ -166,15 +183,65 @@ def evaluate(
     return {k: float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
 
 
-def write_config(run_dir: Path, model: keras.Model, record: BuildRecord | None) -> None:
-    """`config.json`: the entry, its hyperparameters and recipe, and the software that ran it."""
+def run_config(model: keras.Model, record: BuildRecord | None) -> dict[str, Any]:
+    """What a run trains: the entry, its hyperparameters and recipe, as `config.json` holds them."""
     config = {
         "entry": record.entry if record else model.name,
         "hyperparameters": dict(record.hyperparameters) if record else {},
         "recipe": (record.recipe if record else Recipe()).to_dict(),
-        "versions": versions(),
     }
-    atomic.write_text(run_dir / "config.json", json.dumps(config, indent=2, default=list) + "\n")
+    return json.loads(json.dumps(config, default=list))
+
+
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    """`config.json`: what the run trains, and the software that ran it."""
+    text = json.dumps({**config, "versions": versions()}, indent=2) + "\n"
+    atomic.write_text(run_dir / "config.json", text)
+
+
+def is_unfinished(run_dir: Path) -> bool:
+    """A run cut short: its BackupAndRestore state is still there (Keras removes it at the end)."""
+    return (run_dir / BACKUP_DIR).is_dir()
+
+
+def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
+    """Refuse a run folder that holds another run: a different entry or settings (its weights
+    would not fit), or a finished run (its files would be overwritten). An unfinished run of the
+    same settings is fine: fitting resumes it."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return
+    held = {k: v for k, v in json.loads(path.read_text()).items() if k != "versions"}
+    if held["entry"] != config["entry"]:
+        raise InvalidValueError(
+            f"Run folder {run_dir} holds a run of {held['entry']!r}, not {config['entry']!r}; "
+            "pick a new run folder."
+        )
+    if held != config:
+        changed = sorted(
+            f"{part}.{key}"
+            for part in ("hyperparameters", "recipe")
+            for key in held[part].keys() | config[part].keys()
+            if held[part].get(key) != config[part].get(key)
+        )
+        raise InvalidValueError(
+            f"Run folder {run_dir} holds a run of {held['entry']!r} with other settings "
+            f"({', '.join(changed)}); resume it with the same ones or pick a new run folder."
+        )
+    if not is_unfinished(run_dir):
+        raise InvalidValueError(f"Run folder {run_dir} holds a finished run; pick a new run folder.")
+
+
+def find_unfinished(runs_dir: Path, config: dict[str, Any]) -> Path | None:
+    """The newest unfinished run of the same entry and settings under `runs_dir/<entry>/`."""
+    base = runs_dir / config["entry"]
+    candidates = sorted(base.iterdir(), reverse=True) if base.is_dir() else []
+    for run_dir in candidates:
+        if is_unfinished(run_dir) and (run_dir / "config.json").is_file():
+            held = json.loads((run_dir / "config.json").read_text())
+            if {k: v for k, v in held.items() if k != "versions"} == config:
+                return run_dir
+    return None
 
 
 def versions() -> dict[str, str]:
@@ -195,18 +262,27 @@ def versions() -> dict[str, str]:
 
 class RunLog(keras.callbacks.Callback):
     """Writes `history.json` and `curves.png` after every epoch, so a run cut short still
-    leaves its curves behind."""
+    leaves its curves behind. A resumed run continues the history of the epochs it kept."""
 
     def __init__(self, run_dir: Path) -> None:
         super().__init__()
         self.run_dir = run_dir
-        self.history: dict[str, list[float]] = {}
+        self.history: dict[str, list[float]] | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """On the first epoch of this fit (`epoch` > 0 when resumed), take the history of the
+        epochs before it, dropping any logged after the backup it resumed from."""
+        if self.history is not None:
+            return
+        path = self.run_dir / HISTORY_FILE
+        previous = json.loads(path.read_text()) if epoch > 0 and path.is_file() else {}
+        self.history = {k: v[:epoch] for k, v in previous.items()}
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.history.setdefault("epoch", []).append(epoch + 1)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        atomic.write_text(self.run_dir / "history.json", json.dumps(self.history, indent=1) + "\n")
+        atomic.write_text(self.run_dir / HISTORY_FILE, json.dumps(self.history, indent=1) + "\n")
         plot_curves(self.history, self.run_dir / "curves.png")
 
 
