@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import keras
 import tensorflow as tf
 
 from modelzoo.errors import InvalidValueError, unknown_name
@@ -78,3 +80,31 @@ def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
+
+
+def prepare_for_multi_worker(model: keras.Model, sample_batch: Any) -> None:
+    """Let `model.fit`/`evaluate` run under MultiWorkerMirroredStrategy, which Keras 3.15 breaks
+    (keras-team/keras#20585, tensorflow/tensorflow#72388) in two places, mended here and nowhere
+    else: the first batch is all-reduced eagerly only to build the model symbolically (it fails on
+    collective values: build on a local batch instead), and scalar logs are mean-reduced along
+    axis 0 (reduce them whole). A no-op under any other strategy."""
+    from keras.src.backend.tensorflow import trainer
+
+    strategy = model.distribute_strategy
+    if not trainer._collective_all_reduce_multi_worker(strategy):
+        return
+    if not getattr(trainer.reduce_per_replica, "mends_scalar_means", False):
+        keras_reduce = trainer.reduce_per_replica
+
+        def reduce_per_replica(values: Any, strategy: tf.distribute.Strategy, reduction: str) -> Any:
+            if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+                return tf.nest.map_structure(
+                    lambda v: strategy.reduce("MEAN", v, axis=0 if v.shape.rank else None), values
+                )
+            return keras_reduce(values, strategy, reduction)
+
+        reduce_per_replica.mends_scalar_means = True
+        trainer.reduce_per_replica = reduce_per_replica
+    with strategy.scope():
+        model._symbolic_build(data_batch=sample_batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
