@@ -41,4 +41,5 @@ def unknown_name(kind: str, name: str, choices: Iterable[str], where: str = "") 
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     context = f" {where}" if where else ""
-    return UnknownNameError(f"Unknown {kind} {name!r}{context}.{hint} Valid {kind}s: {', '.join(valid)}.")
+    kinds = f"{kind[:-1]}ies" if kind.endswith("y") else f"{kind}s"
+    return UnknownNameError(f"Unknown {kind} {name!r}{context}.{hint} Valid {kinds}: {', '.join(valid)}.")
