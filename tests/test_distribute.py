@@ -1,4 +1,5 @@
-"""Training that scales and survives: tf.distribute strategies (two logical CPUs, two worker processes
+"""Training that scales and survives: tf.distribute strategies (examples/distributed.py on two logical
+CPUs, two worker processes
 on 127.0.0.1), a run killed with SIGKILL and resumed, same-seed reproducibility, and run-folder errors."""
 
 from __future__ import annotations
@@ -35,21 +36,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_mirrored_over_two_logical_cpus_trains_to_the_same_band():
-    code = """
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import json, modelzoo
-model = modelzoo.build("mlp_digits", strategy="mirrored")
-history = modelzoo.fit(model, verbose=0)
-print(json.dumps({"replicas": model.distribute_strategy.num_replicas_in_sync,
-                  "accuracy": modelzoo.evaluate(model)["accuracy"]}))
-"""
-    out, err = python(code).communicate(timeout=600)
-    assert out, err[-3000:]
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["replicas"] == 2 and result["accuracy"] >= ACCURACY_BAND
+def test_mirrored_over_two_logical_cpus_trains_to_the_same_band(tmp_path):
+    from test_examples import run_example
+
+    stdout = run_example("distributed.py", tmp_path)
+    assert "2 replicas; batch 32 per replica, 64 per step" in stdout
+    assert float(stdout.split("test: {'accuracy': ")[1].split(",")[0]) >= ACCURACY_BAND
 
 
 def test_two_workers_on_localhost_train_and_only_the_chief_writes(tmp_path):

@@ -17,7 +17,6 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     [
         ("quickstart.py", "SavedModel for TF Serving: saved_models/mlp_digits/1"),
         ("custom_entry.py", "widemlp_digits: Rescaling -> Flatten -> Dense(width) -> Dropout -> logits."),
-        ("distributed.py", "2 replicas; batch 32 per replica, 64 per step"),
     ],
 )
 def test_example_runs(script, expected, tmp_path):
