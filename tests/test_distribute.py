@@ -1,6 +1,6 @@
 """Training that scales and survives: tf.distribute strategies (examples/distributed.py on two logical
-CPUs, two worker processes
-on 127.0.0.1), a run killed with SIGKILL and resumed, same-seed reproducibility, and run-folder errors."""
+CPUs, two worker processes on 127.0.0.1), a run killed with SIGKILL and resumed, same-seed
+reproducibility, and run-folder errors."""
 
 from __future__ import annotations
 
