@@ -1,4 +1,4 @@
-"""`modelzoo list|describe|train|evaluate|export`: the registry from a shell.
+"""`modelzoo list|describe|train|reproduce|evaluate|export`: the registry from a shell.
 
 Without `--run-dir`/`--resume`, `train` resumes the newest unfinished run of the same entry and
 settings under `--runs-dir` (a crashed run is finished by running the same command again), else
@@ -107,6 +107,33 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"Exported: {path}")
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Train each entry with its recipe and hold the result against its target: 1 if any falls short."""
+    from modelzoo.errors import InvalidValueError
+    from modelzoo.registry import build, get_entry, list_models
+    from modelzoo.training import evaluate, fit
+
+    if args.quick == bool(args.names):
+        raise InvalidValueError("reproduce takes entry names or --quick (the entries that need no download).")
+    names = args.names or [n for n in list_models() if get_entry(n).info.source == "sklearn"]
+    short = []
+    for name in names:
+        target = get_entry(name).target
+        if target is None:
+            raise InvalidValueError(f"{name} has no target to reproduce.")
+        model = build(name, data_dir=args.data_dir)
+        fit(model, data_dir=args.data_dir, verbose=0)
+        value = evaluate(model, split=target.split, data_dir=args.data_dir)[target.metric]
+        verdict = "ok" if target.met_by(value) else "SHORT"
+        print(f"{name:<20} {target.metric} {value:.4f}  target {target}  {verdict}", flush=True)
+        short += [name] if verdict == "SHORT" else []
+    print(
+        f"{len(names) - len(short)}/{len(names)} entries reached their target"
+        + (f"; short: {', '.join(short)}" if short else ".")
+    )
+    return 1 if short else 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from modelzoo.training import evaluate, load_checkpoint
 
@@ -176,6 +203,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-dir", help="also export the trained model as a SavedModel here (chief only)")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("reproduce", help="train entries with their recipes; exit 1 if one misses its target")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--quick", action="store_true", help="the entries whose data ships with scikit-learn")
+    p.add_argument("--data-dir", help=data_dir_help)
+    p.set_defaults(func=cmd_reproduce)
+
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on the entry's dataset")
     p.add_argument("name")
     p.add_argument("--checkpoint", required=True, help="a .keras file or a run folder")
@@ -199,11 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     from modelzoo.errors import ModelZooError
 
     try:
-        args.func(args)
+        return args.func(args) or 0
     except (ModelZooError, FileExistsError) as err:
         print(f"modelzoo {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ backup, under `<run_dir>/workers/<index>/`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,13 @@ def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def prepare_for_multi_worker(model: keras.Model, sample_batch: Any) -> None:
+def prepare_for_multi_worker(model: keras.Model, sample_batch: Callable[[], Any]) -> None:
     """Let `model.fit`/`evaluate` run under MultiWorkerMirroredStrategy, which Keras 3.15 breaks
     (keras-team/keras#20585, tensorflow/tensorflow#72388) in two places, mended here and nowhere
     else: the first batch is all-reduced eagerly only to build the model symbolically (it fails on
     collective values: build on a local batch instead), and scalar logs are mean-reduced along
-    axis 0 (reduce them whole). A no-op under any other strategy."""
+    axis 0 (reduce them whole). A no-op under any other strategy, where `sample_batch` (which
+    draws one local batch) is not called: drawing it would advance the seeded shuffle."""
     from keras.src.backend.tensorflow import trainer
 
     strategy = model.distribute_strategy
@@ -106,5 +108,5 @@ def prepare_for_multi_worker(model: keras.Model, sample_batch: Any) -> None:
         reduce_per_replica.mends_scalar_means = True
         trainer.reduce_per_replica = reduce_per_replica
     with strategy.scope():
-        model._symbolic_build(data_batch=sample_batch)
+        model._symbolic_build(data_batch=sample_batch())
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None

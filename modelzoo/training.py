@@ -99,10 +99,10 @@ def fit(
     if isinstance(train, tuple):
         x, y = train
         kwargs |= {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
-        distribute.prepare_for_multi_worker(model, (x[:batch_size], y[:batch_size]))
+        distribute.prepare_for_multi_worker(model, lambda: (x[:batch_size], y[:batch_size]))
     else:
         kwargs["x"] = distribute.shard_by_data(train)
-        distribute.prepare_for_multi_worker(model, next(iter(train)))
+        distribute.prepare_for_multi_worker(model, lambda: next(iter(train)))
     if val is not None:
         kwargs["validation_data"] = distribute.shard_by_data(val) if isinstance(val, tf.data.Dataset) else val
     try:

@@ -87,3 +87,20 @@ def test_bad_input_gets_one_clear_line_and_status_2(args, message, tmp_path):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_reproduce_holds_an_entry_to_its_target(monkeypatch, capsys):
+    import dataclasses
+
+    from modelzoo import cli, registry
+
+    assert cli.main(["reproduce", "mlp_breast_cancer"]) == 0
+    assert "1/1 entries reached their target." in capsys.readouterr().out
+    entry = registry.get_entry("mlp_breast_cancer")
+    unreachable = dataclasses.replace(entry, target=registry.Target("accuracy", 1.0, 0.0))
+    monkeypatch.setitem(registry._REGISTRY, "mlp_breast_cancer", unreachable)
+    assert cli.main(["reproduce", "mlp_breast_cancer"]) == 1
+    out = capsys.readouterr().out
+    assert "SHORT" in out and "0/1 entries reached their target; short: mlp_breast_cancer" in out
+    assert cli.main(["reproduce"]) == 2
+    assert "takes entry names or --quick" in capsys.readouterr().err
