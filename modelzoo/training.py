@@ -80,12 +80,13 @@ def fit(
         if val is None:
             val = load_dataset(dataset, "validation", batch_size=batch_size, data_dir=data_dir)
     write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
-    callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
     if write_dir is not None:
         config = run_config(model, record)
         check_run_dir(write_dir, config)
         write_dir.mkdir(parents=True, exist_ok=True)
         write_config(write_dir, config)
+    callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
+    if write_dir is not None:
         callbacks.append(RunLog(write_dir))
     keras.utils.set_random_seed(recipe.seed)
     if recipe.deterministic:
