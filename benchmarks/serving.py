@@ -1,0 +1,115 @@
+"""Serving latency: the exported `serving_default` signature against a direct call of the Keras model.
+
+For one entry per family it exports the model, loads the SavedModel with `tf.saved_model.load` (as the
+model server does) and times both on the same inputs, interleaved, at batch 1 and batch 256:
+
+    python benchmarks/serving.py              # the entries of ENTRIES
+    python benchmarks/serving.py --quick      # fewer repeats, under a minute
+    python benchmarks/serving.py mlp_digits   # one entry
+
+The baseline is the Keras model traced once with `tf.function` (what `predict` runs per batch, without
+its Python loop): p50/p99 in milliseconds and the ratio exported / Keras (goal <= 1.1). The exported
+signature does a little more: softmax, argmax and the class-name lookup, and for text the tokenizer.
+Weights are untrained (latency does not depend on them); text models adapt on a few sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import modelzoo  # noqa: E402
+
+ENTRIES = ("mlp_digits", "cnn_digits", "mlp_breast_cancer", "rnn_sst2", "transformer_sst2", "bert_sst2")
+ROW = "{:<18} {:>5}  {:>9} {:>7}  {:>10} {:>7}  {:>5}"
+"""Latencies in milliseconds; ratio = served p50 / keras p50."""
+SENTENCES = (
+    "a gripping and moving film with a superb cast",
+    "the plot was tedious and the acting lifeless",
+    "charming, funny and far better than I expected",
+    "an awful, boring mess from start to finish",
+)
+
+
+def inputs_for(name: str, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """A batch of what a client sends: raw pixels, raw features, or sentences."""
+    info = modelzoo.dataset_info(modelzoo.describe(name).dataset)
+    if info.is_text:
+        return np.array([SENTENCES[i % len(SENTENCES)] for i in range(batch)], dtype=object)
+    if info.is_image:
+        return rng.integers(0, 256, size=(batch, *info.input_shape)).astype(np.float32)
+    return rng.normal(size=(batch, *info.input_shape)).astype(np.float32)
+
+
+def build_untrained(name: str) -> tf.keras.Model:
+    info = modelzoo.dataset_info(modelzoo.describe(name).dataset)
+    if info.is_text:
+        return modelzoo.build(name, adapt_data=tf.data.Dataset.from_tensor_slices(list(SENTENCES)).batch(4))
+    return modelzoo.build(name)
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered) * 1e3, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e3
+
+
+def time_interleaved(calls: dict, x: tf.Tensor, repeats: int) -> dict[str, list[float]]:
+    """Alternate the calls so that machine noise falls on both alike."""
+    for call in calls.values():
+        call(x)
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(repeats):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            outputs = call(x)
+            tf.nest.map_structure(lambda t: t.numpy(), outputs)
+            times[key].append(time.perf_counter() - start)
+    return times
+
+
+def compare(name: str, export_root: str, repeats: dict[int, int], rng: np.random.Generator) -> list[str]:
+    """Rows of the table for one entry: Keras vs exported latency at each batch size."""
+    model = build_untrained(name)
+    path = modelzoo.export(model, name, export_root)
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    (input_name,) = served.structured_input_signature[1]
+    preprocessor = getattr(model, "preprocessor", None)
+
+    @tf.function
+    def keras_call(x: tf.Tensor) -> tf.Tensor:
+        return model(preprocessor(x) if preprocessor else x, training=False)
+
+    calls = {"keras": keras_call, "served": lambda x: served(**{input_name: x})}
+    rows = []
+    for batch, n in repeats.items():
+        times = time_interleaved(calls, tf.constant(inputs_for(name, batch, rng)), n)
+        (k50, k99), (s50, s99) = percentiles(times["keras"]), percentiles(times["served"])
+        rows.append(ROW.format(name, batch, *(f"{v:.2f}" for v in (k50, k99, s50, s99, s50 / k50))))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", default=list(ENTRIES))
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a run under a minute)")
+    args = parser.parse_args()
+    repeats = {1: 50 if args.quick else 300, 256: 10 if args.quick else 60}
+    rng = np.random.default_rng(0)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}")
+    print(ROW.format("entry", "batch", "keras p50", "p99", "served p50", "p99", "ratio"))
+    with tempfile.TemporaryDirectory() as export_root:
+        for name in args.names:
+            print("\n".join(compare(name, export_root, repeats, rng)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
