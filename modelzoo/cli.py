@@ -110,27 +110,21 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Train each entry with its recipe and hold the result against its target: 1 if any falls short."""
     from modelzoo.errors import InvalidValueError
-    from modelzoo.registry import build, get_entry, list_models
-    from modelzoo.training import evaluate, fit
+    from modelzoo.registry import get_entry, list_models
+    from modelzoo.training import reproduce
 
     if args.quick == bool(args.names):
         raise InvalidValueError("reproduce takes entry names or --quick (the entries that need no download).")
     names = args.names or [n for n in list_models() if get_entry(n).info.source == "sklearn"]
     short = []
     for name in names:
-        target = get_entry(name).target
-        if target is None:
-            raise InvalidValueError(f"{name} has no target to reproduce.")
-        model = build(name, data_dir=args.data_dir)
-        fit(model, data_dir=args.data_dir, verbose=0)
-        value = evaluate(model, split=target.split, data_dir=args.data_dir)[target.metric]
-        verdict = "ok" if target.met_by(value) else "SHORT"
-        print(f"{name:<20} {target.metric} {value:.4f}  target {target}  {verdict}", flush=True)
-        short += [name] if verdict == "SHORT" else []
-    print(
-        f"{len(names) - len(short)}/{len(names)} entries reached their target"
-        + (f"; short: {', '.join(short)}" if short else ".")
-    )
+        result = reproduce(name, data_dir=args.data_dir)
+        verdict = "ok" if result.met else "SHORT"
+        print(f"{name:<20} {result.metric} {result.value:.4f}  target {result.target}  {verdict}", flush=True)
+        if not result.met:
+            short.append(name)
+    reached = f"{len(names) - len(short)}/{len(names)} entries reached their target"
+    print(f"{reached}; short: {', '.join(short)}" if short else f"{reached}.")
     return 1 if short else 0
 
 

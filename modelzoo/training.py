@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from modelzoo import atomic, distribute
 from modelzoo.data import load_dataset
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
 from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
-from modelzoo.registry import BuildRecord, build, get_entry, record_of
+from modelzoo.registry import BuildRecord, Target, build, get_entry, record_of
 
 Data = tf.data.Dataset | tuple[np.ndarray, np.ndarray]
 RECOMPILED_ON_LOAD = r".*(compile\(\)` was not called|Skipping variable loading)"
@@ -194,6 +196,44 @@ def run_config(model: keras.Model, record: BuildRecord | None) -> dict[str, Any]
         "recipe": (record.recipe if record else Recipe()).to_dict(),
     }
     return json.loads(json.dumps(config, default=list))
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """One training of an entry with its recipe, held against the entry's target."""
+
+    entry: str
+    metric: str
+    value: float
+    target: Target
+    epochs: int
+    seconds: float
+    parameters: int
+
+    @property
+    def met(self) -> bool:
+        return self.target.met_by(self.value)
+
+
+def reproduce(name: str, *, data_dir: str | os.PathLike | None = None) -> Reproduction:
+    """Train entry `name` from scratch with its recipe and measure its target metric on the
+    target's split: a recipe is a promise, and this checks it."""
+    target = get_entry(name).target
+    if target is None:
+        raise InvalidValueError(f"{name} has no target to reproduce.")
+    start = time.perf_counter()
+    model = build(name, data_dir=data_dir)
+    history = fit(model, data_dir=data_dir, verbose=0)
+    value = evaluate(model, split=target.split, data_dir=data_dir)[target.metric]
+    return Reproduction(
+        entry=name,
+        metric=target.metric,
+        value=value,
+        target=target,
+        epochs=len(history.epoch),
+        seconds=time.perf_counter() - start,
+        parameters=model.count_params(),
+    )
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
