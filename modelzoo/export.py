@@ -42,6 +42,12 @@ FORBIDDEN_OPS = frozenset(
 `_XlaMustCompile` stands for a function marked `jit_compile=True`)."""
 
 
+LOOKUP_LAYERS = (keras.layers.TextVectorization, keras.layers.StringLookup, keras.layers.IntegerLookup)
+"""Layers whose lookup tables an endpoint does not pull in by itself. Only these are tracked: tracking the
+whole model (`archive.track(model)`) makes Keras 3.15 save every weight twice (once as tracked, once as
+used by the endpoints), doubling the SavedModel (mlp_digits 155 KB -> 77 KB, MiniLM BERT 174 MB -> 87 MB)."""
+
+
 def serving_outputs(model: keras.Model, info: DatasetInfo, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
     """The model's output turned into what a client wants, each under its own name. A keras-hub
     model's attached preprocessor (its tokenizer) runs first, inside the graph."""
@@ -77,7 +83,9 @@ def serving_archive(model: keras.Model, info: DatasetInfo) -> keras.export.Expor
     """An ExportArchive with the named signatures described in the module docstring (the
     TensorSpec's name is the signature's input name)."""
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    for layer in model.layers:
+        if isinstance(layer, LOOKUP_LAYERS):
+            archive.track(layer)
     dtype = tf.string if info.is_text else tf.float32
     spec = tf.TensorSpec((None, *info.input_shape), dtype, name=info.input_name)
 

@@ -269,3 +269,10 @@ def test_batching_parameters_are_a_valid_text_proto(digits_model, tmp_path):
     assert params.max_batch_size.value > 0 and params.num_batch_threads.value > 0
     assert list(params.allowed_batch_sizes) == sorted(params.allowed_batch_sizes)
     assert params.allowed_batch_sizes[-1] == params.max_batch_size.value
+
+
+def test_weights_are_saved_once(digits_model, tmp_path):
+    path = modelzoo.export(digits_model, export_dir=tmp_path)
+    saved = sum(f.stat().st_size for f in (path / "variables").glob("variables.data-*"))
+    float32_weights = 4 * digits_model.count_params()
+    assert float32_weights <= saved < 1.2 * float32_weights
