@@ -62,7 +62,7 @@ def record(result: Reproduction, command: str) -> None:
         "command": f"{command}  ({result.epochs} epochs, {result.seconds:.0f} s)",
         "machine": machine(),
     }
-    atomic.write_text(MEASURED, json.dumps(dict(sorted(records.items())), indent=1) + "\n")
+    atomic.write_text(MEASURED, json.dumps(dict(sorted(records.items())), indent=2) + "\n")
 
 
 def write_docs() -> None:
