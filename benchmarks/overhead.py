@@ -3,7 +3,8 @@
 Same model, same data, same batch size, interleaved epoch by epoch in one process:
 - `keras`: a plain `model.compile(...); model.fit(x, y)` on NumPy arrays (the model cloned from the entry);
 - `zoo arrays`: `modelzoo.fit(model, train=(x, y))`: the zoo's API on the same arrays;
-- `zoo loader`: `modelzoo.fit(model)`: the zoo's `tf.data` pipeline from `--data-dir`;
+- `zoo loader`: `modelzoo.fit(model, train=modelzoo.load_dataset(...))`: the zoo's `tf.data` pipeline
+  over the same data, read from `--data-dir` once;
 - the same with `jit_compile=True`, and with larger `steps_per_execution` and batch sizes.
 Each row gives training samples/s, the ratio to plain Keras, and the fraction of the fp32 matmul peak
 reached (FLOPs per training sample x samples/s over a large `tf.matmul`'s FLOP/s).
@@ -99,8 +100,7 @@ def variants(name: str, x: np.ndarray, y: np.ndarray, data_dir: str | None) -> l
         modelzoo.fit(model, train=(x, y), verbose=0)
 
     def zoo_loader(model: keras.Model) -> None:
-        # a one-example validation set: the loader would otherwise add a validation pass the others skip
-        modelzoo.fit(model, data_dir=data_dir, val=(x[:1], y[:1]), verbose=0)
+        modelzoo.fit(model, train=loaded, verbose=0)
 
     plain = keras.models.clone_model(zoo())
     plain.compile(
@@ -113,7 +113,10 @@ def variants(name: str, x: np.ndarray, y: np.ndarray, data_dir: str | None) -> l
         Variant("zoo arrays: modelzoo.fit(model, train=(x, y))", zoo(), zoo_arrays, len(x)),
     ]
     if data_dir is not None:
-        made.append(Variant("zoo loader: modelzoo.fit(model)", zoo(), zoo_loader, len(x)))
+        dataset = modelzoo.describe(name).dataset
+        loaded = modelzoo.load_dataset(dataset, "train", batch_size=recipe.batch_size, data_dir=data_dir)
+        label = "zoo loader: modelzoo.fit(model, train=load_dataset(...))"
+        made.append(Variant(label, zoo(), zoo_loader, len(x)))
     for overrides in TUNINGS:
         label = "zoo arrays, " + ", ".join(f"{k}={v}" for k, v in overrides.items())
         made.append(Variant(label, zoo(**overrides), zoo_arrays, len(x)))
