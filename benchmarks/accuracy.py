@@ -39,6 +39,12 @@ NO_DATA = {
     "fashion_mnist": "not measured: no Fashion-MNIST on our machines (TFDS cannot download here)",
     "cifar10": "not measured: no CIFAR-10 on our machines (TFDS cannot download here)",
 }
+SHORT_BECAUSE = {
+    "rnn_sst2": "trained from scratch on 67k phrases; the ~84% figures for BiLSTMs use pretrained "
+    "word vectors (GloVe). A pretrained encoder closes the gap: bert_sst2 with minilm_l6 reaches 0.9037.",
+    "transformer_sst2": "as rnn_sst2, no pretrained embeddings; bert_sst2 is the pretrained one.",
+}
+"""Why a recorded measurement misses its target, and what would reach it (shown in the docs)."""
 ROW = "{:<20} {:<9} {:>8}  {:<34} {:<5} {:>6} {:>8} {:>11}"
 
 
@@ -87,7 +93,8 @@ def write_docs() -> None:
             note = NO_DATA.get(spec.dataset, "not measured yet")
             lines.append(f"| `{name}` | {spec.dataset} | {spec.parameters:,} | {target} | {note} | | | |")
             continue
-        met = "yes" if spec.target and spec.target.met_by(m.value) else "**no**"
+        reached = spec.target is None or spec.target.met_by(m.value)
+        met = "yes" if reached else f"**no**: {SHORT_BECAUSE.get(name, '')}"
         value = f"{m.metric} {m.value:.4f} ({m.date})"
         cells = [
             f"`{name}`",
