@@ -90,7 +90,9 @@ def serving_archive(model: keras.Model, info: DatasetInfo) -> keras.export.Expor
     spec = tf.TensorSpec((None, *info.input_shape), dtype, name=info.input_name)
 
     def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-        return serving_outputs(model, info, inputs)
+        # A signature call does not check shapes: a rank-3 batch of 8x8 digits would be flattened and
+        # answered. Checking here makes a wrong shape an InvalidArgumentError in any server.
+        return serving_outputs(model, info, tf.ensure_shape(inputs, spec.shape))
 
     archive.add_endpoint("serving_default", serve, input_signature=[spec])
     if info.is_image:

@@ -276,3 +276,39 @@ def test_weights_are_saved_once(digits_model, tmp_path):
     saved = sum(f.stat().st_size for f in (path / "variables").glob("variables.data-*"))
     float32_weights = 4 * digits_model.count_params()
     assert float32_weights <= saved < 1.2 * float32_weights
+
+
+def test_export_killed_midway_leaves_no_version(digits_model, tmp_path):
+    code = f"""
+import sys, time
+import modelzoo
+export = sys.modules["modelzoo.export"]
+def stall(saved_model_dir):
+    print("written", flush=True)
+    time.sleep(120)
+export.check_servable = stall
+modelzoo.export(modelzoo.build("mlp_digits"), export_dir={str(tmp_path)!r})
+"""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+    try:
+        assert child.stdout.readline().strip() == "written", "the SavedModel was being written when killed"
+    finally:
+        child.kill()
+        child.wait()
+    base = tmp_path / "mlp_digits"
+    visible = [p.name for p in base.iterdir() if not p.name.startswith(".")]
+    assert visible == [], "no version folder a polling server would load"
+    assert not (tmp_path / "models.config").exists()
+    assert modelzoo.export(digits_model, export_dir=tmp_path) == base / "1"
+
+
+def test_serving_signature_refuses_wrong_dtype_and_rank(digits_model, tmp_path):
+    served = tf.saved_model.load(str(modelzoo.export(digits_model, export_dir=tmp_path)))
+    signature = served.signatures["serving_default"]
+    pixels = np.zeros((2, 8, 8, 1))
+    assert signature(pixels=tf.constant(pixels, tf.float32))["classes"].shape == (2,)
+    wrong_inputs = (tf.constant(pixels, tf.float64), tf.constant(pixels, tf.int32), tf.zeros((2, 8, 8)))
+    for wrong in wrong_inputs:
+        with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+            signature(pixels=wrong)
