@@ -29,8 +29,8 @@ import tensorflow as tf  # noqa: E402
 
 import modelzoo  # noqa: E402
 from modelzoo import atomic  # noqa: E402
-from modelzoo.registry import get_entry, measurements  # noqa: E402
-from modelzoo.training import Reproduction, reproduce  # noqa: E402
+from modelzoo.registry import measurements  # noqa: E402
+from modelzoo.training import Reproduction, quick_entries, reproduce  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ROOT / "modelzoo" / "measured.json"
@@ -124,9 +124,7 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help="keep the results in modelzoo/measured.json")
     parser.add_argument("--docs", action="store_true", help="rewrite docs/model_zoo.md from the records")
     args = parser.parse_args()
-    names = args.names or (
-        [n for n in modelzoo.list_models() if get_entry(n).info.source == "sklearn"] if args.quick else []
-    )
+    names = args.names or (quick_entries() if args.quick else [])
     print(f"machine: {machine()}")
     if names:
         print(ROW.format("entry", "metric", "value", "target", "met", "epochs", "seconds", "parameters"))

@@ -110,12 +110,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Train each entry with its recipe and hold the result against its target: 1 if any falls short."""
     from modelzoo.errors import InvalidValueError
-    from modelzoo.registry import get_entry, list_models
-    from modelzoo.training import reproduce
+    from modelzoo.training import quick_entries, reproduce
 
     if args.quick == bool(args.names):
         raise InvalidValueError("reproduce takes entry names or --quick (the entries that need no download).")
-    names = args.names or [n for n in list_models() if get_entry(n).info.source == "sklearn"]
+    names = args.names or quick_entries()
     short = []
     for name in names:
         result = reproduce(name, data_dir=args.data_dir)

@@ -24,7 +24,7 @@ from modelzoo import atomic, distribute
 from modelzoo.data import load_dataset
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
 from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
-from modelzoo.registry import BuildRecord, Target, build, get_entry, record_of
+from modelzoo.registry import BuildRecord, Target, build, get_entry, list_models, record_of
 
 Data = tf.data.Dataset | tuple[np.ndarray, np.ndarray]
 RECOMPILED_ON_LOAD = r".*(compile\(\)` was not called|Skipping variable loading)"
@@ -82,13 +82,12 @@ def fit(
         if val is None:
             val = load_dataset(dataset, "validation", batch_size=batch_size, data_dir=data_dir)
     write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
+    callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
     if write_dir is not None:
         config = run_config(model, record)
         check_run_dir(write_dir, config)
         write_dir.mkdir(parents=True, exist_ok=True)
         write_config(write_dir, config)
-    callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
-    if write_dir is not None:
         callbacks.append(RunLog(write_dir))
     keras.utils.set_random_seed(recipe.seed)
     if recipe.deterministic:
@@ -215,6 +214,11 @@ class Reproduction:
         return self.target.met_by(self.value)
 
 
+def quick_entries() -> list[str]:
+    """Entries whose data ships with scikit-learn: trained in seconds, with no download."""
+    return [name for name in list_models() if get_entry(name).info.source == "sklearn"]
+
+
 def reproduce(name: str, *, data_dir: str | os.PathLike | None = None) -> Reproduction:
     """Train entry `name` from scratch with its recipe and measure its target metric on the
     target's split: a recipe is a promise, and this checks it."""
@@ -247,14 +251,21 @@ def is_unfinished(run_dir: Path) -> bool:
     return (run_dir / BACKUP_DIR).is_dir()
 
 
+def held_config(run_dir: Path) -> dict[str, Any] | None:
+    """What the run in `run_dir` trains (its `config.json` without the versions), or None."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return None
+    return {k: v for k, v in json.loads(path.read_text()).items() if k != "versions"}
+
+
 def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
     """Refuse a run folder that holds another run: a different entry or settings (its weights
     would not fit), or a finished run (its files would be overwritten). An unfinished run of the
     same settings is fine: fitting resumes it."""
-    path = run_dir / "config.json"
-    if not path.is_file():
+    held = held_config(run_dir)
+    if held is None:
         return
-    held = {k: v for k, v in json.loads(path.read_text()).items() if k != "versions"}
     if held["entry"] != config["entry"]:
         raise InvalidValueError(
             f"Run folder {run_dir} holds a run of {held['entry']!r}, not {config['entry']!r}; "
@@ -279,12 +290,7 @@ def find_unfinished(runs_dir: Path, config: dict[str, Any]) -> Path | None:
     """The newest unfinished run of the same entry and settings under `runs_dir/<entry>/`."""
     base = runs_dir / config["entry"]
     candidates = sorted(base.iterdir(), reverse=True) if base.is_dir() else []
-    for run_dir in candidates:
-        if is_unfinished(run_dir) and (run_dir / "config.json").is_file():
-            held = json.loads((run_dir / "config.json").read_text())
-            if {k: v for k, v in held.items() if k != "versions"} == config:
-                return run_dir
-    return None
+    return next((d for d in candidates if is_unfinished(d) and held_config(d) == config), None)
 
 
 def versions() -> dict[str, str]:
