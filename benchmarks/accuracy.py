@@ -5,6 +5,7 @@
     python benchmarks/accuracy.py --quick            # the entries whose data ships with scikit-learn
     python benchmarks/accuracy.py ... --record       # also keep the results in modelzoo/measured.json
     python benchmarks/accuracy.py --docs             # rewrite docs/model_zoo.md from measured.json
+    python benchmarks/accuracy.py bert_sst2 --set learning_rate=1e-3 --record   # other settings
 
 Data comes from `--data-dir` (or $MODELZOO_DATA_DIR), else TFDS. Each row: the target metric on the
 target's split, whether it met the target, epochs run, wall time and parameters. `--record` stores
@@ -29,6 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 import modelzoo  # noqa: E402
 from modelzoo import atomic  # noqa: E402
+from modelzoo.cli import parse_sets  # noqa: E402
 from modelzoo.registry import measurements  # noqa: E402
 from modelzoo.training import Reproduction, quick_entries, reproduce  # noqa: E402
 
@@ -62,10 +64,11 @@ def machine() -> str:
     return f"{os.cpu_count()} cores of {cpu}, TF {tf.__version__}, Keras {keras.__version__}"
 
 
-def record(result: Reproduction, command: str) -> None:
-    """Keep `result` in measured.json (written atomically), replacing the entry's earlier record."""
+def record(result: Reproduction, command: str, key: str) -> None:
+    """Keep `result` in measured.json under `key` (the entry's name, or the name and the settings
+    changed), written atomically, replacing the earlier record."""
     records = json.loads(MEASURED.read_text())
-    records[result.entry] = {
+    records[key] = {
         "metric": result.metric,
         "value": round(result.value, 4),
         "split": result.target.split,
@@ -90,7 +93,8 @@ def write_docs() -> None:
         "| entry | dataset | parameters | target | measured | met | command | machine |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name in modelzoo.list_models():
+    names = modelzoo.list_models()
+    for name in names:
         spec = modelzoo.describe(name)
         m = measured.get(name)
         target = str(spec.target) if spec.target else "-"
@@ -112,6 +116,20 @@ def write_docs() -> None:
             m.machine,
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    others = [key for key in measured if key not in names]
+    if others:
+        lines += [
+            "",
+            "## Other settings measured",
+            "",
+            "Runs of an entry with changed settings (`accuracy.py NAME --set KEY=VALUE --record`).",
+            "",
+            "| entry and settings | measured | command | machine |",
+            "|---|---|---|---|",
+        ]
+        for key in others:
+            m = measured[key]
+            lines.append(f"| `{key}` | {m.metric} {m.value:.4f} ({m.date}) | `{m.command}` | {m.machine} |")
     DOCS.parent.mkdir(exist_ok=True)
     atomic.write_text(DOCS, "\n".join(lines) + "\n")
 
@@ -121,6 +139,9 @@ def main() -> int:
     parser.add_argument("names", nargs="*", metavar="NAME")
     parser.add_argument("--data-dir", help="local data (default: $MODELZOO_DATA_DIR, else TFDS)")
     parser.add_argument("--quick", action="store_true", help="the scikit-learn entries (under a minute)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="change a hyperparameter/recipe field"
+    )
     parser.add_argument("--record", action="store_true", help="keep the results in modelzoo/measured.json")
     parser.add_argument("--docs", action="store_true", help="rewrite docs/model_zoo.md from the records")
     args = parser.parse_args()
@@ -130,7 +151,7 @@ def main() -> int:
         print(ROW.format("entry", "metric", "value", "target", "met", "epochs", "seconds", "parameters"))
     short = 0
     for name in names:
-        result = reproduce(name, data_dir=args.data_dir)
+        result = reproduce(name, data_dir=args.data_dir, **parse_sets(name, args.set))
         target = str(result.target).split(" (")[0]
         met = "yes" if result.met else "NO"
         cells = (
@@ -145,7 +166,8 @@ def main() -> int:
         short += not result.met
         if args.record:
             data = f" --data-dir {args.data_dir}" if args.data_dir else ""
-            record(result, f"python benchmarks/accuracy.py {name}{data}")
+            key = " ".join([name, *(f"--set {pair}" for pair in args.set)])
+            record(result, f"python benchmarks/accuracy.py {key}{data}", key)
     if args.docs or args.record:
         write_docs()
         print(f"wrote {DOCS.relative_to(ROOT)}")

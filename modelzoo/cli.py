@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide C++ start-up noise (e.g. cuInit on CPUs)
 
 
-def _parse_sets(name: str, pairs: list[str]) -> dict:
+def parse_sets(name: str, pairs: list[str]) -> dict:
     """`--set key=value` pairs, parsed by the type each key has in the entry or recipe."""
     from modelzoo.errors import InvalidValueError
     from modelzoo.fields import parse_value
@@ -80,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from modelzoo.registry import build, record_of
     from modelzoo.training import evaluate, find_unfinished, fit, is_unfinished, run_config
 
-    overrides = _parse_sets(args.name, args.set)
+    overrides = parse_sets(args.name, args.set)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     strategy = distribute.make_strategy(args.strategy)

@@ -58,9 +58,10 @@ def serving_outputs(model: keras.Model, info: DatasetInfo, inputs: tf.Tensor) ->
         return {"predictions": output}
     if output.shape[-1] == 1:
         named = {"probabilities": tf.concat([1.0 - output, output], axis=1)}
+        classes = tf.argmax(named["probabilities"], axis=1, output_type=tf.int64)
     else:
         named = {"logits": output, "probabilities": tf.nn.softmax(output, axis=-1)}
-    classes = tf.argmax(named["probabilities"], axis=1, output_type=tf.int64)
+        classes = tf.argmax(output, axis=1, output_type=tf.int64)
     named["classes"] = classes
     named["labels"] = tf.gather(tf.constant(info.class_names), classes)
     return named

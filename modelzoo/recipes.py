@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import keras
+import tensorflow as tf
 
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
@@ -57,7 +58,13 @@ LOSSES = _subclasses_in(keras.losses, keras.losses.Loss)
 
 @dataclass(frozen=True)
 class Recipe:
-    """How an entry is compiled and fitted. Build variants with `replace`, never by mutation."""
+    """How an entry is compiled and fitted. Build variants with `replace`, never by mutation.
+
+    `steps_per_execution` is 16, not Keras' 1: sixteen updates per call into the TensorFlow runtime
+    run the same steps in the same order (mlp_mnist's test accuracy is identical to 4 digits) and
+    leave less time to per-call overhead: 1.4x the samples/s of MNIST's MLP on 2 CPU cores. Under a
+    `tf.distribute` strategy it is 1: Keras 3.15's multi-step loop fails there ("You must feed a value
+    for placeholder tensor", keras-team/keras#19246)."""
 
     name: str = "custom"
     optimizer: str = "adam"
@@ -74,7 +81,7 @@ class Recipe:
     monitor: str = "val_loss"
     patience: int = 3
     jit_compile: bool = False
-    steps_per_execution: int = 1
+    steps_per_execution: int = 16
     seed: int = 0
     deterministic: bool = False
     scale_learning_rate: bool = False
@@ -192,7 +199,7 @@ class Recipe:
             loss=self.make_loss(),
             metrics=list(self.metrics),
             jit_compile=self.jit_compile,
-            steps_per_execution=self.steps_per_execution,
+            steps_per_execution=1 if tf.distribute.has_strategy() else self.steps_per_execution,
         )
 
     def make_callbacks(self, run_dir: Path | None, has_validation: bool) -> list[keras.callbacks.Callback]:
@@ -271,6 +278,12 @@ over all 20 epochs. Every epoch runs (patience 20) and the best validation epoch
 MNIST this took mlp_mnist from 97.75% (constant rate, early stopped) to 98.07%, cnn_mnist from
 99.05% to 99.20%."""
 
+MLP_CLASSIFIER = CLASSIFIER_COSINE.replace(name="mlp_classifier", batch_size=512, learning_rate=4e-3)
+"""For the 28x28 MLPs: a 784-128-10 step is so cheap that at batch 128 Keras' per-step work, not
+arithmetic, sets the pace. Batch 512 with the linear scaling rule (4x batch, 4x learning rate;
+Goyal et al. 2017) trains mlp_mnist 2-3x faster per epoch at no cost in accuracy: 0.9817, 0.9799,
+0.9804 over seeds 0-2 against 0.9807, 0.9797, 0.9794 at batch 128 and 1e-3 (real MNIST)."""
+
 SMALL_CLASSIFIER = CLASSIFIER.replace(name="small_classifier", batch_size=32, epochs=60, patience=8)
 """For ~1,000-example datasets (scikit-learn digits): small batches for enough steps per epoch,
 more epochs, and more patience, since one epoch is a few dozen updates."""
@@ -324,6 +337,7 @@ RECIPES: dict[str, Recipe] = {
     for r in (
         CLASSIFIER,
         CLASSIFIER_COSINE,
+        MLP_CLASSIFIER,
         SMALL_CLASSIFIER,
         BINARY_CLASSIFIER,
         TEXT_CLASSIFIER,

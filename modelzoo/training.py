@@ -12,6 +12,7 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,11 @@ def fit(
     data_dir: str | os.PathLike | None = None,
     strategy: tf.distribute.Strategy | str | None = None,
     verbose: str | int = "auto",
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     **overrides: Any,
 ) -> keras.callbacks.History:
     """Train with the entry's recipe: its batch size, epochs and callbacks; returns the History.
+    `extra_callbacks` (Keras callback objects: a logger, a timer) run after the recipe's own.
 
     `train`/`val` are batched `tf.data` datasets or `(x, y)` arrays (batched with the recipe's
     batch size). Left out, they are the entry's own train and validation splits. A name is built
@@ -94,7 +97,7 @@ def fit(
         tf.config.experimental.enable_op_determinism()
     kwargs: dict[str, Any] = {
         "epochs": recipe.epochs,
-        "callbacks": callbacks,
+        "callbacks": [*callbacks, *extra_callbacks],
         "verbose": verbose,
         "shuffle": False,
     }
@@ -219,14 +222,15 @@ def quick_entries() -> list[str]:
     return [name for name in list_models() if get_entry(name).info.source == "sklearn"]
 
 
-def reproduce(name: str, *, data_dir: str | os.PathLike | None = None) -> Reproduction:
-    """Train entry `name` from scratch with its recipe and measure its target metric on the
-    target's split: a recipe is a promise, and this checks it."""
+def reproduce(name: str, *, data_dir: str | os.PathLike | None = None, **overrides: Any) -> Reproduction:
+    """Train entry `name` from scratch with its recipe (changed by `overrides`, hyperparameters or
+    recipe fields) and measure its target metric on the target's split: a recipe is a promise, and
+    this checks it."""
     target = get_entry(name).target
     if target is None:
         raise InvalidValueError(f"{name} has no target to reproduce.")
     start = time.perf_counter()
-    model = build(name, data_dir=data_dir)
+    model = build(name, data_dir=data_dir, **overrides)
     history = fit(model, data_dir=data_dir, verbose=0)
     value = evaluate(model, split=target.split, data_dir=data_dir)[target.metric]
     return Reproduction(

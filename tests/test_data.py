@@ -44,6 +44,9 @@ def test_pipeline_batches_shuffles_train_only_and_is_seeded():
     assert not np.array_equal(first, second), "train must be reshuffled every epoch"
     again = collect(modelzoo.load_dataset("digits", "train", batch_size=50, seed=3))[1]
     assert np.array_equal(first, again), "same seed, same order"
+    other_seed = collect(modelzoo.load_dataset("digits", "train", batch_size=50, seed=4))[1]
+    assert not np.array_equal(first, other_seed)
+    assert int(train.cardinality()) == -(-len(first) // 50), "Keras needs the number of steps"
     test_a = collect(modelzoo.load_dataset("digits", "test", batch_size=50))[1]
     test_b = collect(modelzoo.load_dataset("digits", "test", batch_size=50))[1]
     assert np.array_equal(test_a, test_b)

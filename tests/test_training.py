@@ -63,6 +63,21 @@ def test_fit_on_arrays_with_recipe_overrides_recompiles(mnist_like):
         modelzoo.fit(model, (x_train, y_train), hidden_units=3)
 
 
+def test_steps_per_execution_trains_the_same_steps_and_extra_callbacks_see_every_epoch():
+    """The recipe's steps_per_execution=16 is a speed setting only: same updates as Keras' 1."""
+    weights, epochs_seen = {}, {}
+    for steps in (1, 16):
+        model = modelzoo.build("mlp_digits", epochs=2, steps_per_execution=steps, callbacks=())
+        seen = keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs, s=steps: epochs_seen.setdefault(s, []).append(epoch)
+        )
+        modelzoo.fit(model, verbose=0, extra_callbacks=[seen])
+        weights[steps] = model.get_weights()
+    assert epochs_seen == {1: [0, 1], 16: [0, 1]}
+    for one, sixteen in zip(weights[1], weights[16], strict=True):
+        np.testing.assert_allclose(one, sixteen, atol=1e-6)
+
+
 def test_fit_refuses_data_that_does_not_fit_the_model(mnist_like):
     x_train, y_train, *_ = mnist_like
     with pytest.raises(modelzoo.DataFormatError, match="does not fit mlp_digits"):

@@ -6,14 +6,20 @@ import keras
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import head, model_input, preprocess
-from modelzoo.recipes import BINARY_CLASSIFIER, CLASSIFIER_COSINE, REGRESSION, SMALL_CLASSIFIER
+from modelzoo.recipes import (
+    BINARY_CLASSIFIER,
+    CLASSIFIER_COSINE,
+    MLP_CLASSIFIER,
+    REGRESSION,
+    SMALL_CLASSIFIER,
+)
 from modelzoo.registry import AdaptData, Target, register
 
 
 @register(
     "mlp_mnist",
     dataset="mnist",
-    recipe=CLASSIFIER_COSINE,
+    recipe=MLP_CLASSIFIER,
     target=Target("accuracy", 0.98, 0.003),
     description="The classic: Flatten -> Dense(128, relu) -> Dropout(0.2) -> Dense(10).",
     dropout=0.2,
@@ -21,7 +27,7 @@ from modelzoo.registry import AdaptData, Target, register
 @register(
     "mlp_fashion_mnist",
     dataset="fashion_mnist",
-    recipe=CLASSIFIER_COSINE,
+    recipe=MLP_CLASSIFIER,
     target=Target("accuracy", 0.88, 0.01),
     hidden_units=256,
     dropout=0.2,
