@@ -10,7 +10,10 @@ from modelzoo.recipes import TEXT_CLASSIFIER
 from modelzoo.registry import AdaptData, Target, register
 
 
-@register("transformer_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01))
+# IMDB reviews average ~230 words: 400 tokens keep most of a review, 200 cut off the ending that often
+# holds the verdict (held-out accuracy 0.8786 at 400, 0.8692 at 200).
+@register("transformer_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01),
+          sequence_length=400)  # fmt: skip
 @register("transformer_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
           sequence_length=64)  # fmt: skip
 def transformer(
