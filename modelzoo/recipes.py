@@ -316,7 +316,8 @@ BERT_FINETUNE = CLASSIFIER.replace(
 """Fine-tuning a pretrained BERT as published for compact BERTs (Turc et al. 2019, grid
 {1e-4, 5e-5, 3e-5} x batch 32 x 3-4 epochs): AdamW 5e-5 with decay 0.01, linear warm-up over the
 first 10% of steps then cosine decay to 0, batch 32, 3 epochs, the best validation epoch kept.
-A BERT built from config starts from random weights and wants more: learning_rate=1e-3, epochs=10."""
+A BERT built from config starts from random weights and wants more: learning_rate=1e-3, epochs=10
+(0.8016 on SST-2 dev, as low as the other from-scratch models: pretraining is what BERT adds)."""
 
 REGRESSION = Recipe(
     name="regression",

@@ -12,7 +12,9 @@ from modelzoo.registry import AdaptData, Target, register
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
-@register("rnn_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01))
+# 400 tokens, as transformer_imdb: held-out accuracy 0.8602 (0.8536 at 200).
+@register("rnn_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01),
+          sequence_length=400)  # fmt: skip
 @register("rnn_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
           sequence_length=64)  # fmt: skip
 @register("gru_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
