@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import modelzoo  # noqa: E402
+from modelzoo.registry import get_entry  # noqa: E402
 
 ROW = "{:<72} {:>10} {:>8} {:>7} {:>10}"
 TUNINGS = ({"jit_compile": True}, {"steps_per_execution": 1}, {"batch_size": 128})
@@ -73,7 +74,7 @@ def training_flops_per_sample(model: keras.Model) -> float:
 
 def arrays(name: str, data_dir: str | None, quick: bool) -> tuple[np.ndarray, np.ndarray]:
     """The training split as arrays: real data from `data_dir`, else random data of the entry's shape."""
-    info = modelzoo.dataset_info(modelzoo.describe(name).dataset)
+    info = get_entry(name).info
     if data_dir is None:
         rng = np.random.default_rng(0)
         n = 4_000 if quick else info.splits["train"]
@@ -113,7 +114,8 @@ class Variant:
 
 def variants(name: str, x: np.ndarray, y: np.ndarray, data_dir: str | None) -> list[Variant]:
     """The ways of training `name` compared; the first is the baseline of the ratios."""
-    recipe = modelzoo.describe(name).recipe
+    entry = get_entry(name)
+    recipe = entry.recipe
 
     def zoo(**overrides) -> keras.Model:
         return modelzoo.build(name, epochs=ROUND_EPOCHS, callbacks=(), **overrides)
@@ -148,8 +150,8 @@ def variants(name: str, x: np.ndarray, y: np.ndarray, data_dir: str | None) -> l
         Variant("zoo arrays: modelzoo.fit(model, train=(x, y))", zoo(), zoo_arrays, len(x)),
     ]
     if data_dir is not None:
-        dataset = modelzoo.describe(name).dataset
-        loaded = modelzoo.load_dataset(dataset, "train", batch_size=recipe.batch_size, data_dir=data_dir)
+        batch_size = recipe.batch_size
+        loaded = modelzoo.load_dataset(entry.dataset, "train", batch_size=batch_size, data_dir=data_dir)
         label = "zoo loader: modelzoo.fit(model, train=load_dataset(...))"
         made.append(Variant(label, zoo(), zoo_loader, len(x)))
     for overrides in TUNINGS:
@@ -179,7 +181,7 @@ def main() -> None:
                 run.round()
         flops = training_flops_per_sample(runs[0].model)
         baseline = max(runs[0].rates)
-        recipe = modelzoo.describe(name).recipe
+        recipe = get_entry(name).recipe
         print(f"\n{name}: {len(x):,} samples, {flops / 1e6:.2f} MFLOP per training sample, best of "
               f"{rounds} rounds; recipe {recipe.name!r}: batch_size={recipe.batch_size}, "
               f"steps_per_execution={recipe.steps_per_execution}")  # fmt: skip

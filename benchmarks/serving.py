@@ -31,7 +31,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import modelzoo  # noqa: E402
+from modelzoo.data import DatasetInfo  # noqa: E402
 from modelzoo.export import serving_outputs  # noqa: E402
+from modelzoo.registry import get_entry  # noqa: E402
 
 ENTRIES = ("mlp_digits", "cnn_digits", "mlp_breast_cancer", "rnn_sst2", "transformer_sst2", "bert_sst2")
 ROW = "{:<18} {:>5}  {:>9} {:>7}  {:>12}  {:>10} {:>7}  {:>5}  {:>6}"
@@ -44,9 +46,8 @@ SENTENCES = (
 )
 
 
-def inputs_for(name: str, batch: int, rng: np.random.Generator) -> np.ndarray:
+def inputs_for(info: DatasetInfo, batch: int, rng: np.random.Generator) -> np.ndarray:
     """A batch of what a client sends: raw pixels, raw features, or sentences."""
-    info = modelzoo.dataset_info(modelzoo.describe(name).dataset)
     if info.is_text:
         return np.array([SENTENCES[i % len(SENTENCES)] for i in range(batch)], dtype=object)
     if info.is_image:
@@ -54,8 +55,7 @@ def inputs_for(name: str, batch: int, rng: np.random.Generator) -> np.ndarray:
     return rng.normal(size=(batch, *info.input_shape)).astype(np.float32)
 
 
-def build_untrained(name: str) -> tf.keras.Model:
-    info = modelzoo.dataset_info(modelzoo.describe(name).dataset)
+def build_untrained(name: str, info: DatasetInfo) -> tf.keras.Model:
     if info.is_text:
         return modelzoo.build(name, adapt_data=tf.data.Dataset.from_tensor_slices(list(SENTENCES)).batch(4))
     return modelzoo.build(name)
@@ -82,13 +82,12 @@ def time_interleaved(calls: dict, x: tf.Tensor, repeats: int) -> dict[str, list[
 
 def compare(name: str, export_root: str, repeats: dict[int, int], rng: np.random.Generator) -> list[str]:
     """Rows of the table for one entry: Keras vs exported latency at each batch size."""
-    model = build_untrained(name)
+    info = get_entry(name).info
+    model = build_untrained(name, info)
     path = modelzoo.export(model, name, export_root)
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     (input_name,) = served.structured_input_signature[1]
     preprocessor = getattr(model, "preprocessor", None)
-
-    info = modelzoo.dataset_info(modelzoo.describe(name).dataset)
 
     @tf.function
     def keras_call(x: tf.Tensor) -> tf.Tensor:
@@ -101,7 +100,7 @@ def compare(name: str, export_root: str, repeats: dict[int, int], rng: np.random
     }
     rows = []
     for batch, n in repeats.items():
-        times = time_interleaved(calls, tf.constant(inputs_for(name, batch, rng)), n)
+        times = time_interleaved(calls, tf.constant(inputs_for(info, batch, rng)), n)
         (k50, k99), (o50, _), (s50, s99) = (percentiles(times[key]) for key in calls)
         figures = (f"{v:.2f}" for v in (k50, k99, o50, s50, s99, s50 / k50, s50 / o50))
         rows.append(ROW.format(name, batch, *figures))
