@@ -24,12 +24,6 @@ ACCURACY_BAND = 0.95
 in the same band."""
 
 
-def python(code: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", code], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,18 +42,25 @@ def test_two_workers_on_localhost_train_and_only_the_chief_writes(tmp_path):
     cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
     command = [sys.executable, "-m", "modelzoo.cli", "train", "mlp_digits", "--strategy", "multi_worker",
                "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export")]  # fmt: skip
-    workers = []
+    # Each worker's output goes to files, not pipes: a worker blocked on a full pipe that nobody
+    # drains yet stalls the other one in the all-reduce, and the test hangs.
+    workers, logs = [], []
     for index in range(2):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         env = {**ENV, "TF_CONFIG": json.dumps(tf_config)}
-        workers.append(
-            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        )
+        out, err = tmp_path / f"worker{index}.out", tmp_path / f"worker{index}.err"
+        with out.open("w") as stdout, err.open("w") as stderr:
+            workers.append(subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr))
+        logs.append((out, err))
+    deadline = time.monotonic() + 600
     try:
-        outputs = [w.communicate(timeout=480) for w in workers]
+        for worker in workers:
+            worker.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
-        for w in workers:
-            w.kill()
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    outputs = [(out.read_text(), err.read_text()) for out, err in logs]
     for worker, (out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
         assert "multi_worker, 2 replicas" in out
