@@ -5,6 +5,9 @@ modelzoo.list_models("*mnist*")
 model = modelzoo.build("mlp_digits")
 modelzoo.fit(model)
 modelzoo.export(model)
+
+data = modelzoo.load_files("photos/")  # your own images, table or text
+model = modelzoo.build("cnn", data=data)
 """
 
 import os
@@ -21,7 +24,7 @@ if keras.backend.backend() != "tensorflow":
 
 __version__ = "0.1.0"
 
-from modelzoo.data import dataset_info, list_datasets, load_dataset  # noqa: E402
+from modelzoo.data import DatasetInfo, FileData, dataset_info, list_datasets, load_dataset, load_files  # noqa: E402
 from modelzoo.errors import (  # noqa: E402
     DataFormatError,
     DataNotFoundError,
@@ -33,13 +36,22 @@ from modelzoo.errors import (  # noqa: E402
 )
 from modelzoo.export import export  # noqa: E402
 from modelzoo.recipes import RECIPES, Recipe  # noqa: E402
-from modelzoo.registry import Target, build, describe, list_models, register  # noqa: E402
+from modelzoo.registry import (  # noqa: E402
+    Target,
+    build,
+    describe,
+    list_architectures,
+    list_models,
+    register,
+)
 from modelzoo.training import evaluate, fit, load_checkpoint  # noqa: E402
 
 __all__ = [
     "RECIPES",
     "DataFormatError",
     "DataNotFoundError",
+    "DatasetInfo",
+    "FileData",
     "InvalidTypeError",
     "InvalidValueError",
     "MissingPackageError",
@@ -53,9 +65,11 @@ __all__ = [
     "evaluate",
     "export",
     "fit",
+    "list_architectures",
     "list_datasets",
     "list_models",
     "load_checkpoint",
     "load_dataset",
+    "load_files",
     "register",
 ]

@@ -9,6 +9,11 @@ Signatures take what a client sends and return named outputs (`keras.export.Expo
   them; regression returns `predictions`.
 - `serving_bytes` (image entries): `image_bytes`, encoded PNG/JPEG/BMP/GIF (REST: `{"b64": ...}`),
   decoded and resized in the graph.
+- A table of a user's (`load_files`) takes one named input per column (REST row:
+  `{"instances": [{"age": 41, "city": "Paris"}]}`), and has `classify` (classes) or `regress`
+  signatures too: serialized `tf.Example`s under `inputs`, as TF Serving's `:classify`/`:regress`
+  endpoints feed them, answering `classes` + `scores` or `outputs` (method names set for servers
+  run with `--enable_signature_method_name_check`).
 The graph is checked for ops the model server lacks (Python callbacks, XLA) before it is published.
 """
 
@@ -28,7 +33,8 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from modelzoo import atomic
-from modelzoo.data import DatasetInfo, dataset_info, load_dataset
+from modelzoo.data import Column, DatasetInfo, load_dataset
+from modelzoo.data.files import decode_image
 from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
 from modelzoo.registry import BuildRecord, get_entry, record_of
 
@@ -49,7 +55,9 @@ whole model (`archive.track(model)`) makes Keras 3.15 save every weight twice (o
 used by the endpoints), doubling the SavedModel (mlp_digits 155 KB -> 77 KB, MiniLM BERT 174 MB -> 87 MB)."""
 
 
-def serving_outputs(model: keras.Model, info: DatasetInfo, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+def serving_outputs(
+    model: keras.Model, info: DatasetInfo, inputs: tf.Tensor | dict[str, tf.Tensor]
+) -> dict[str, tf.Tensor]:
     """The model's output turned into what a client wants, each under its own name. A keras-hub
     model's attached preprocessor (its tokenizer) runs first, inside the graph."""
     preprocessor = getattr(model, "preprocessor", None)
@@ -68,17 +76,51 @@ def serving_outputs(model: keras.Model, info: DatasetInfo, inputs: tf.Tensor) ->
 
 
 def decode_images(image_bytes: tf.Tensor, shape: tuple[int, ...]) -> tf.Tensor:
-    """Encoded images -> float32 pixels of `shape` (0-255), resized when their size differs."""
-    height, width, channels = shape
+    """Encoded images -> float32 pixels of `shape` (0-255), decoded and resized as in training."""
+    return tf.cast(
+        tf.map_fn(
+            lambda one: decode_image(one, shape),
+            image_bytes,
+            fn_output_signature=tf.TensorSpec(shape, tf.uint8),
+        ),
+        tf.float32,
+    )
 
-    def decode(one: tf.Tensor) -> tf.Tensor:
-        image = tf.io.decode_image(one, channels=channels, expand_animations=False)
-        image = tf.cast(image, tf.float32)
-        if_resized = tf.image.resize(image, (height, width))
-        same = tf.logical_and(tf.shape(image)[0] == height, tf.shape(image)[1] == width)
-        return tf.ensure_shape(tf.cond(same, lambda: image, lambda: if_resized), shape)
 
-    return tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec(shape, tf.float32))
+def parse_examples(serialized: tf.Tensor, columns: tuple[Column, ...]) -> dict[str, tf.Tensor]:
+    """Serialized `tf.Example`s -> one batch per column, as TF Serving's REST API builds them
+    from JSON: a number is an int64_list when written without a decimal point (`41`) and a
+    float_list otherwise (`41.0`), so a numeric column accepts both (`tf.io.parse_example` takes
+    one dtype per feature). Read with `tf.io.decode_proto`, core ops the server has; a missing
+    feature gets the column's fill (train median, or "")."""
+    _, (features,) = tf.io.decode_proto(serialized, "tensorflow.Example", ["features"], [tf.string])
+    _, (entries,) = tf.io.decode_proto(features[:, 0], "tensorflow.Features", ["feature"], [tf.string])
+    _, (keys, values) = tf.io.decode_proto(
+        entries, "tensorflow.Features.FeatureEntry", ["key", "value"], [tf.string, tf.string]
+    )
+    keys = keys[..., 0]
+    _, lists = tf.io.decode_proto(
+        values[..., 0], "tensorflow.Feature", ["float_list", "int64_list", "bytes_list"], [tf.string] * 3
+    )
+    float_count, (floats,) = tf.io.decode_proto(
+        lists[0][..., 0], "tensorflow.FloatList", ["value"], [tf.float32]
+    )
+    int_count, (ints,) = tf.io.decode_proto(lists[1][..., 0], "tensorflow.Int64List", ["value"], [tf.int64])
+    _, (strings,) = tf.io.decode_proto(lists[2][..., 0], "tensorflow.BytesList", ["value"], [tf.string])
+    numbers = tf.where(float_count[..., 0] > 0, floats[..., 0], tf.cast(ints[..., 0], tf.float32))
+    has_number = (float_count[..., 0] + int_count[..., 0]) > 0
+    parsed = {}
+    for column in columns:
+        match = tf.equal(keys, column.name)
+        present = tf.reduce_any(match, axis=1)
+        if column.kind == "string":
+            value = tf.strings.reduce_join(tf.where(match, strings[..., 0], ""), axis=1)
+        else:
+            match = tf.logical_and(match, has_number)
+            present = tf.reduce_any(match, axis=1)
+            value = tf.reduce_sum(tf.where(match, numbers, 0.0), axis=1)
+        parsed[column.name] = tf.where(present, value, tf.constant(column.fill, value.dtype))
+    return parsed
 
 
 def serving_archive(model: keras.Model, info: DatasetInfo) -> keras.export.ExportArchive:
@@ -88,6 +130,9 @@ def serving_archive(model: keras.Model, info: DatasetInfo) -> keras.export.Expor
     for layer in model.layers:
         if isinstance(layer, LOOKUP_LAYERS):
             archive.track(layer)
+    if info.columns:
+        add_table_endpoints(archive, model, info)
+        return archive
     dtype = tf.string if info.is_text else tf.float32
     spec = tf.TensorSpec((None, *info.input_shape), dtype, name=info.input_name)
 
@@ -105,6 +150,50 @@ def serving_archive(model: keras.Model, info: DatasetInfo) -> keras.export.Expor
         bytes_spec = tf.TensorSpec((None,), tf.string, name="image_bytes")
         archive.add_endpoint("serving_bytes", serve_bytes, input_signature=[bytes_spec])
     return archive
+
+
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+
+
+def add_table_endpoints(archive: keras.export.ExportArchive, model: keras.Model, info: DatasetInfo) -> None:
+    """`serving_default` with one input per column, and `classify` or `regress` on tf.Examples."""
+    specs = {c.name: tf.TensorSpec((None,), tf.dtypes.as_dtype(c.dtype), name=c.name) for c in info.columns}
+
+    def serve(columns: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return serving_outputs(model, info, {k: tf.ensure_shape(v, (None,)) for k, v in columns.items()})
+
+    archive.add_endpoint("serving_default", serve, input_signature=[specs])
+    examples = tf.TensorSpec((None,), tf.string, name="inputs")
+    if info.num_classes:
+
+        def classify(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+            named = serving_outputs(model, info, parse_examples(inputs, info.columns))
+            classes = tf.tile(tf.constant([info.class_names]), [tf.shape(inputs)[0], 1])
+            return {"classes": classes, "scores": named["probabilities"]}
+
+        archive.add_endpoint("classify", classify, input_signature=[examples])
+    else:
+
+        def regress(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+            output = serving_outputs(model, info, parse_examples(inputs, info.columns))["predictions"]
+            return {"outputs": tf.reshape(output, (-1,))}
+
+        archive.add_endpoint("regress", regress, input_signature=[examples])
+
+
+def set_method_names(saved_model_dir: Path) -> None:
+    """Mark `classify`/`regress` with TF Serving's method names: TF2 writes every signature as
+    predict, which servers since 2.4 accept, but `--enable_signature_method_name_check` does not
+    (tensorflow/serving#1657)."""
+    path = saved_model_dir / "saved_model.pb"
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(path.read_bytes())
+    for meta_graph in proto.meta_graphs:
+        for key, method in (("classify", CLASSIFY_METHOD), ("regress", REGRESS_METHOD)):
+            if key in meta_graph.signature_def:
+                meta_graph.signature_def[key].method_name = method
+    path.write_bytes(proto.SerializeToString())
 
 
 def graph_ops(saved_model_dir: Path) -> set[str]:
@@ -144,41 +233,104 @@ WARMUP_BATCH_SIZES = (1, 8)
 version available, so the first real request does not pay for graph initialisation."""
 
 
-def warmup_examples(info: DatasetInfo, data_dir: str | os.PathLike | None) -> np.ndarray | None:
-    """Real inputs for warm-up: the first test examples, or None when they are not already local
-    (an export never waits on a download)."""
+Examples = dict[str, np.ndarray]
+"""Inputs by signature input name: pixels, texts, or a table's columns."""
+
+
+def warmup_examples(record: BuildRecord, data_dir: str | os.PathLike | None) -> Examples | None:
+    """Real inputs for warm-up: the first test examples of the user's data or the entry's
+    dataset, or None when they are not already local (an export never waits on a download)."""
+    batch = max(WARMUP_BATCH_SIZES)
+    if record.data is not None:
+        return record.data.examples("test", batch)
+    if record.info.source == "files":
+        return None
     try:
-        batch = max(WARMUP_BATCH_SIZES)
-        test = load_dataset(info.name, "test", batch_size=batch, data_dir=data_dir, download=False)
+        test = load_dataset(record.info.name, "test", batch_size=batch, data_dir=data_dir, download=False)
         features, _ = next(iter(test))
     except DataNotFoundError:
         return None
-    return features.numpy()
+    return {record.info.input_name: features.numpy()}
 
 
-def write_warmup(version_dir: Path, name: str, info: DatasetInfo, examples: np.ndarray) -> int:
+def as_request(info: DatasetInfo, examples: Examples, size: int) -> dict[str, tf.Tensor]:
+    """The first `size` examples as the tensors of a predict request."""
+    return {
+        k: tf.constant(v[:size] if v.dtype == object else v[:size].astype(np.float32))
+        for k, v in examples.items()
+    }
+
+
+def as_tf_examples(examples: Examples, size: int) -> list[bytes]:
+    """The first `size` rows as serialized tf.Examples (numbers as float_list)."""
+    rows = []
+    for i in range(size):
+        feature = {}
+        for k, v in examples.items():
+            if v.dtype == object:
+                feature[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(v[i]).encode()]))
+            else:
+                feature[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v[i])]))
+        rows.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return rows
+
+
+def write_warmup(version_dir: Path, name: str, info: DatasetInfo, examples: Examples) -> int:
     """`assets.extra/tf_serving_warmup_requests`: PredictionLog records (tensorflow-serving-api
     protos) for each signature; returns how many were written (the server reads at most 1,000)."""
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    from tensorflow_serving.apis import (
+        classification_pb2,
+        input_pb2,
+        model_pb2,
+        predict_pb2,
+        prediction_log_pb2,
+        regression_pb2,
+    )
 
-    requests: list[tuple[str, str, tf.Tensor]] = []
-    for size in WARMUP_BATCH_SIZES:
-        batch = examples[:size] if info.is_text else examples[:size].astype(np.float32)
-        requests.append(("serving_default", info.input_name, tf.constant(batch)))
+    logs = []
+    size_of = len(next(iter(examples.values())))
+    for size in (s for s in WARMUP_BATCH_SIZES if s <= size_of):
+        spec = model_pb2.ModelSpec(name=name, signature_name="serving_default")
+        request = predict_pb2.PredictRequest(model_spec=spec)
+        for key, tensor in as_request(info, examples, size).items():
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(tensor))
+        logs.append(
+            prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+        )
         if info.is_image:
-            encoded = [tf.io.encode_png(tf.constant(x.astype(np.uint8))).numpy() for x in examples[:size]]
-            requests.append(("serving_bytes", "image_bytes", tf.constant(encoded)))
+            pixels = examples[info.input_name][:size]
+            encoded = [tf.io.encode_png(tf.constant(x.astype(np.uint8))).numpy() for x in pixels]
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=name, signature_name="serving_bytes")
+            )
+            request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto(tf.constant(encoded)))
+            logs.append(
+                prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            )
+        if info.columns:
+            tf_input = input_pb2.Input(
+                example_list=input_pb2.ExampleList(
+                    examples=[tf.train.Example.FromString(e) for e in as_tf_examples(examples, size)]
+                )
+            )
+            if info.num_classes:
+                spec = model_pb2.ModelSpec(name=name, signature_name="classify")
+                log = prediction_log_pb2.ClassifyLog(
+                    request=classification_pb2.ClassificationRequest(model_spec=spec, input=tf_input)
+                )
+                logs.append(prediction_log_pb2.PredictionLog(classify_log=log))
+            else:
+                spec = model_pb2.ModelSpec(name=name, signature_name="regress")
+                log = prediction_log_pb2.RegressLog(
+                    request=regression_pb2.RegressionRequest(model_spec=spec, input=tf_input)
+                )
+                logs.append(prediction_log_pb2.PredictionLog(regress_log=log))
     path = version_dir / "assets.extra" / WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for signature, input_name, tensor in requests:
-            request = predict_pb2.PredictRequest(
-                model_spec=model_pb2.ModelSpec(name=name, signature_name=signature)
-            )
-            request.inputs[input_name].CopyFrom(tf.make_tensor_proto(tensor))
-            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+        for log in logs:
             writer.write(log.SerializeToString())
-    return len(requests)
+    return len(logs)
 
 
 def signature_specs(signatures: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,7 +358,7 @@ def write_model_card(
     record: BuildRecord,
     info: DatasetInfo,
     metrics: dict[str, float],
-    examples: np.ndarray | None,
+    examples: Examples | None,
     warmups: int,
 ) -> None:
     """`assets.extra/model_card.json` and `README.md`: what this artifact is and how to call it."""
@@ -223,6 +375,7 @@ def write_model_card(
         "task": info.task,
         "dataset": info.name,
         "class_names": list(info.class_names),
+        "inputs": {c.name: c.dtype for c in info.columns} or None,
         "hyperparameters": dict(record.hyperparameters),
         "recipe": recipe,
         "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest(),
@@ -234,11 +387,22 @@ def write_model_card(
         "warmup_requests": warmups,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if record.data is not None:
+        report = record.data.report
+        card["data"] = {
+            k: report[k] for k in ("path", "kind", "layout", "split_rule", "examples", "classes", "duplicates")
+            if k in report
+        } | {"skipped_files": len(report["skipped"]), "notes": report["notes"]}  # fmt: skip
     if examples is not None:
-        example = examples[:1] if info.is_text else examples[:1].astype(np.float32)
-        outputs = served["serving_default"](**{info.input_name: tf.constant(example)})
-        request = [x.decode() for x in example] if info.is_text else example.tolist()
-        card["example_request"] = {"instances": request}
+        request = as_request(info, examples, 1)
+        outputs = served["serving_default"](**request)
+        instances = {
+            k: v.numpy()[0].decode() if v.dtype == tf.string else v.numpy()[0].tolist()
+            for k, v in request.items()
+        }
+        card["example_request"] = {
+            "instances": [instances if info.columns else next(iter(instances.values()))]
+        }
         card["example_response"] = {
             "predictions": [
                 {
@@ -256,6 +420,7 @@ def write_model_card(
         card["description"],
         "",
         f"- entry `{record.entry}`, dataset `{info.name}`, task `{info.task}`",
+        f"- classes: {', '.join(info.class_names) or '- (regression)'}",
         f"- metrics at training: {json.dumps(metrics) if metrics else 'not given'}",
         f"- recipe `{recipe['name']}` (sha256 {card['recipe_sha256'][:12]})",
         f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}; needs TF Serving >= "
@@ -335,10 +500,11 @@ def export(
     (default: its entry name), refresh the root's `models.config`, and return the version folder.
 
     An entry's model gets the named serving signatures, warm-up requests built from real test
-    examples (when its dataset is at hand: `data_dir`), and a model card quoting `metrics`. Any
-    other Keras model is exported with `model.export`'s default signature."""
+    examples (when its dataset is at hand: `data_dir`, or the user's data it was built on), and a
+    model card quoting `metrics`. Any other Keras model is exported with `model.export`'s default
+    signature."""
     record = record_of(model)
-    name = name or (record.entry if record else model.name)
+    name = name or (record.name if record else model.name)
     base = Path(export_dir) / name
     if version is None:
         version = (versions_in(base) or [0])[-1] + 1
@@ -353,9 +519,10 @@ def export(
         if record is None:
             model.export(str(tmp), format="tf_saved_model", verbose=False)
         else:
-            info = dataset_info(get_entry(record.entry).dataset)
+            info = record.info
             serving_archive(model, info).write_out(str(tmp), verbose=False)
-            examples = warmup_examples(info, data_dir)
+            set_method_names(tmp)
+            examples = warmup_examples(record, data_dir)
             warmups = write_warmup(tmp, name, info, examples) if examples is not None else 0
             write_model_card(tmp, name, version, record, info, metrics or {}, examples, warmups)
         check_servable(tmp)

@@ -129,6 +129,25 @@ class Recipe:
                 raise unknown_name("recipe field", key, fields)
         return dataclasses.replace(self, **changes)
 
+    def for_head(self, num_classes: int) -> Recipe:
+        """This recipe with the loss and metrics the model's head needs (`head` in
+        models/common.py): sigmoid `probability` for two classes, `logits` for more, `prediction`
+        for regression (0 classes). An entry on its own dataset already matches; on a user's data
+        with another class count it changes only the loss, `from_logits` and metrics."""
+        if num_classes == 0:
+            wanted = {"loss": "mean_squared_error", "from_logits": False, "metrics": ("mae",)}
+        elif num_classes == 2:
+            wanted = {"loss": "binary_crossentropy", "from_logits": False, "metrics": ("accuracy",)}
+        else:
+            wanted = {
+                "loss": "sparse_categorical_crossentropy",
+                "from_logits": True,
+                "metrics": ("accuracy",),
+            }
+        if self.loss == wanted["loss"]:
+            return self
+        return self.replace(**wanted)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

@@ -1,12 +1,16 @@
 """The model registry: entries are declared with `@register` beside the code that builds them.
 
-An entry is a builder (a function returning an uncompiled functional `keras.Model`) plus its
-dataset, default hyperparameters, recipe and target metric. `build(name, **overrides)` checks the
-overrides against the builder's signature and the `Recipe` fields, builds, and compiles.
+An *architecture* (`cnn`, `mlp`, `rnn`, ...) is a builder that makes a model for any dataset
+description (`DatasetInfo`) of the kinds it takes. An *entry* (`cnn_mnist`) is an architecture with
+tuned hyperparameters, a recipe and a target on one dataset. Both are registered with `@register`;
+an architecture has no dataset of its own. `build(name, data=..., **overrides)` checks the overrides
+against the builder's signature and the `Recipe` fields, builds for the data's description (a
+user's files, `modelzoo.load_files`) or the entry's own dataset, and compiles.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import inspect
@@ -21,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from modelzoo import distribute
-from modelzoo.data import DatasetInfo, dataset_info, load_dataset
+from modelzoo.data import DatasetInfo, FileData, dataset_info, load_dataset
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
 from modelzoo.recipes import Recipe
@@ -32,6 +36,12 @@ ADAPT_PARAM = "adapt_data"
 (batched), to adapt preprocessing layers that live inside the model (Normalization,
 TextVectorization). It is None when no adaptation is wanted (`describe` only counts parameters)."""
 AdaptData = Callable[[], tf.data.Dataset] | None
+DATA_KINDS = {"image_classification": "image", "text_classification": "text"}
+"""Which kind of user data (`FileData.kind`) a dataset's task is; tabular tasks are `table`."""
+
+
+def data_kind(info: DatasetInfo) -> str:
+    return DATA_KINDS.get(info.task, "table")
 
 
 @dataclass(frozen=True)
@@ -81,21 +91,49 @@ class Entry:
 
     name: str
     family: str
-    dataset: str
+    dataset: str | None
     builder: Builder = field(repr=False)
     defaults: Mapping[str, Any]
     hparam_types: Mapping[str, Any]
     recipe: Recipe
     target: Target | None
     description: str
+    takes: tuple[str, ...] = ()
+    """Kinds of data the builder takes (image, table, text)."""
+
+    @property
+    def is_architecture(self) -> bool:
+        """No dataset of its own: it builds for the data it is given."""
+        return self.dataset is None
 
     @property
     def info(self) -> DatasetInfo:
+        if self.dataset is None:
+            raise InvalidValueError(
+                f"{self.name!r} is an architecture with no dataset of its own: pass your data, "
+                f"build({self.name!r}, data=modelzoo.load_files(PATH)) or `modelzoo train {self.name} "
+                "--data PATH`, or pick an entry (modelzoo.list_models())."
+            )
         return dataset_info(self.dataset)
 
     @property
     def task(self) -> str:
-        return self.info.task
+        return self.info.task if self.dataset else "any of: " + ", ".join(self.takes)
+
+    def info_for(self, data: FileData | None) -> tuple[DatasetInfo, FileData | None]:
+        """The description the model is built for: the data's (checked against what the builder
+        takes; images get the entry's size unless the data was given one), else the entry's."""
+        if data is None:
+            return self.info, None
+        if data.kind not in self.takes:
+            raise InvalidValueError(
+                f"{self.name} takes {' or '.join(self.takes)} data; {data.path} is {data.kind} data. "
+                f"Architectures for it: {', '.join(architectures_for(data.kind))}."
+            )
+        if data.kind == "image" and self.dataset and not data.image_size_given:
+            height, width, _ = self.info.input_shape
+            data = data.with_input_shape((height, width, data.info.input_shape[2]))
+        return data.info, data
 
     def resolve(self, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], Recipe]:
         """Split `overrides` into checked hyperparameters and a recipe; unknown keys raise."""
@@ -120,16 +158,21 @@ class Entry:
         self,
         hparams: Mapping[str, Any],
         *,
+        data: FileData | None = None,
         adapt_data: tf.data.Dataset | None = None,
         data_dir: str | None = None,
         adapt: bool = True,
     ) -> keras.Model:
-        """Call the builder. With `adapt`, preprocessing layers are adapted on `adapt_data`,
-        by default the features of the entry's training split, loaded only if a layer asks."""
+        """Call the builder for `data`'s description (else the entry's dataset). With `adapt`,
+        preprocessing layers are adapted on `adapt_data`, by default the features of the training
+        split, loaded only if a layer asks."""
+        info, data = self.info_for(data)
         kwargs = dict(hparams)
         if ADAPT_PARAM in inspect.signature(self.builder).parameters:
             if adapt_data is not None:
                 kwargs[ADAPT_PARAM] = lambda: adapt_data
+            elif adapt and data is not None:
+                kwargs[ADAPT_PARAM] = lambda: data.dataset("train", 256).map(lambda features, label: features)
             elif adapt:
                 kwargs[ADAPT_PARAM] = lambda: load_dataset(
                     self.dataset, "train", batch_size=256, data_dir=data_dir
@@ -137,9 +180,20 @@ class Entry:
             else:
                 kwargs[ADAPT_PARAM] = None
         try:
-            return self.builder(self.info, self.name, **kwargs)
+            return self.builder(info, model_name(self.name, data), **kwargs)
         except ValueError as err:
             raise InvalidValueError(f"Cannot build {self.name} with {dict(hparams)}: {err}") from None
+
+
+def model_name(entry: str, data: FileData | None) -> str:
+    """An entry's own name, or `<entry>_<data>` for a model of a user's data (`cnn_photos`):
+    its run folders and exports are its own, never mistaken for the entry's."""
+    return entry if data is None else f"{entry}_{data.info.name}"
+
+
+def architectures_for(kind: str) -> list[str]:
+    _load_builtin_models()
+    return sorted(n for n, e in _REGISTRY.items() if e.is_architecture and kind in e.takes)
 
 
 @dataclass(frozen=True)
@@ -162,7 +216,7 @@ class ModelSpec:
     name: str
     family: str
     task: str
-    dataset: str
+    dataset: str | None
     description: str
     inputs: tuple[IOSpec, ...]
     outputs: tuple[IOSpec, ...]
@@ -174,23 +228,31 @@ class ModelSpec:
     target: Target | None
     measured: Measurement | None
 
+    info: DatasetInfo | None = None
+
     def __str__(self) -> str:
-        info = dataset_info(self.dataset)
-        splits = " / ".join(f"{n} {s}" for s, n in info.splits.items())
+        info = self.info
+        if info is None:
+            dataset = "yours: build(name, data=modelzoo.load_files(PATH)), or modelzoo train NAME --data PATH"
+        else:
+            splits = " / ".join(f"{n} {s}" for s, n in info.splits.items())
+            dataset = f"{info.name} ({splits}; source: {info.source})"
         classes = (
             f"{len(self.class_names)}: {', '.join(self.class_names)}"
             if self.class_names
             else "- (regression)"
+            if info is not None
+            else "- (the data's)"
         )
         recipe = ", ".join(f"{k}={v}" for k, v in self.recipe.to_dict().items() if k != "name")
         rows = [
             ("family", self.family),
             ("task", self.task),
-            ("dataset", f"{self.dataset} ({splits}; source: {info.source})"),
+            ("dataset", dataset),
             ("inputs", "; ".join(map(str, self.inputs))),
             ("outputs", "; ".join(map(str, self.outputs))),
             ("classes", classes),
-            ("parameters", f"{self.parameters:,}"),
+            ("parameters", f"{self.parameters:,}" if self.parameters else "- (depends on the data)"),
             ("weights", self.weights),
             ("hyperparams", ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())),
             ("recipe", f"{self.recipe.name}: {recipe}"),
@@ -203,16 +265,19 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, Entry] = {}
+_TAKES: dict[Builder, tuple[str, ...]] = {}
+"""What each builder takes, declared once on its architecture and shared by its entries."""
 
 
 def register(
     name: str,
     *,
-    dataset: str,
+    dataset: str | None = None,
     recipe: Recipe,
     target: Target | None = None,
     family: str | None = None,
     description: str | None = None,
+    takes: tuple[str, ...] | None = None,
     **defaults: Any,
 ) -> Callable[[Builder], Builder]:
     """Declare an entry built by the decorated function; stack one decorator per entry.
@@ -220,7 +285,9 @@ def register(
     The builder is called as `builder(info, name, **hyperparameters)` and returns an uncompiled
     functional model. Its keyword-only parameters (with type hints and defaults) are the entry's
     hyperparameters; `defaults` overrides their values for this entry. `family` defaults to the
-    builder's function name.
+    builder's function name. Without a `dataset` the entry is an architecture, built for the data
+    it is given; `takes` lists the kinds of data (image, table, text) the builder handles, by
+    default its dataset's kind.
     """
 
     def decorator(builder: Builder) -> Builder:
@@ -228,7 +295,13 @@ def register(
             raise ValueError(
                 f"Entry {name!r} is already registered (by {_REGISTRY[name].builder.__module__})."
             )
-        dataset_info(dataset)
+        if dataset is None and not takes:
+            raise ValueError(f"Architecture {name!r} needs takes=(...): the kinds of data it builds for.")
+        if takes:  # the builder's entries (registered before or after) take what its architectures take
+            _TAKES[builder] = tuple(sorted({*_TAKES.get(builder, ()), *takes}))
+            for other in [e for e in _REGISTRY.values() if e.builder is builder and not e.is_architecture]:
+                _REGISTRY[other.name] = dataclasses.replace(other, takes=_TAKES[builder])
+        kinds = takes or _TAKES.get(builder) or (data_kind(dataset_info(dataset)),)
         hints = typing.get_type_hints(builder)
         params = {
             p.name: p
@@ -253,6 +326,7 @@ def register(
             recipe=recipe,
             target=target,
             description=description or (inspect.getdoc(builder) or "").split("\n")[0],
+            takes=tuple(kinds),
         )
         _probe.cache_clear()
         return builder
@@ -271,37 +345,52 @@ def get_entry(name: str) -> Entry:
 def build(
     name: str,
     *,
+    data: FileData | None = None,
     data_dir: str | None = None,
     adapt_data: tf.data.Dataset | None = None,
     strategy: tf.distribute.Strategy | str | None = None,
     **overrides: Any,
 ) -> keras.Model:
-    """A compiled functional `keras.Model` for entry `name`.
+    """A compiled functional `keras.Model` of architecture or entry `name`.
 
+    With `data` (`modelzoo.load_files(...)`), the model takes the data's inputs and classes: an
+    architecture (`cnn`) with its default hyperparameters and recipe, or an entry (`cnn_mnist`)
+    with its tuned ones; the recipe's loss follows the head (binary, multi-class, regression).
     `overrides` are hyperparameters (`hidden_units=256`) or recipe fields (`learning_rate=3e-4`).
     Weights are initialised from the recipe's seed, so two builds with the same arguments agree.
     With a `strategy` (object or name: see `modelzoo.distribute`), the model is built and compiled
     in its scope, so `fit` trains it on every replica.
     """
     entry = get_entry(name)
+    info, data = entry.info_for(data)
     hparams, recipe = entry.resolve(overrides)
+    recipe = recipe.for_head(info.num_classes)
     strategy = distribute.resolve(strategy)
     replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(recipe.seed)
     with strategy.scope():
-        model = entry.instantiate(hparams, adapt_data=adapt_data, data_dir=data_dir)
-        recipe.compile(model, recipe.steps_per_epoch(entry.info.splits["train"], replicas), replicas)
-    model.modelzoo = BuildRecord(entry=name, hyperparameters=hparams, recipe=recipe)
+        model = entry.instantiate(hparams, data=data, adapt_data=adapt_data, data_dir=data_dir)
+        recipe.compile(model, recipe.steps_per_epoch(info.splits["train"], replicas), replicas)
+    model.modelzoo = BuildRecord(entry=name, hyperparameters=hparams, recipe=recipe, info=info, data=data)
     return model
 
 
 @dataclass(frozen=True)
 class BuildRecord:
-    """Attached to models made by `build` as `model.modelzoo`: how to make the same model again."""
+    """Attached to models made by `build` as `model.modelzoo`: how to make the same model again,
+    and the dataset description it was built for (its inputs and class names). `data` is the
+    user's data it was built on, when there was any (kept in memory only)."""
 
     entry: str
     hyperparameters: Mapping[str, Any]
     recipe: Recipe
+    info: DatasetInfo
+    data: FileData | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The model's own name: the entry's, or `<entry>_<data>` for a user's data."""
+        return self.entry if self.info.source != "files" else f"{self.entry}_{self.info.name}"
 
 
 def record_of(model: keras.Model) -> BuildRecord | None:
@@ -311,9 +400,11 @@ def record_of(model: keras.Model) -> BuildRecord | None:
     if isinstance(record, BuildRecord):
         return record
     _load_builtin_models()
-    if model.name in _REGISTRY:
+    if model.name in _REGISTRY and not _REGISTRY[model.name].is_architecture:
         entry = _REGISTRY[model.name]
-        return BuildRecord(entry=entry.name, hyperparameters=entry.defaults, recipe=entry.recipe)
+        return BuildRecord(
+            entry=entry.name, hyperparameters=entry.defaults, recipe=entry.recipe, info=entry.info
+        )
     return None
 
 
@@ -323,17 +414,20 @@ def _probe(name: str) -> tuple[int, tuple[IOSpec, ...], tuple[IOSpec, ...]]:
     entry = get_entry(name)
     model = entry.instantiate(entry.defaults, adapt=False)
 
-    return model.count_params(), (client_input(entry.info),), output_specs(model)
+    return model.count_params(), client_inputs(entry.info), output_specs(model)
 
 
 def output_specs(model: keras.Model) -> tuple[IOSpec, ...]:
     return tuple(IOSpec(n, tuple(t.shape), str(t.dtype)) for n, t in zip(model.output_names, model.outputs))
 
 
-def client_input(info: DatasetInfo) -> IOSpec:
-    """What a caller passes in: one named batch of raw strings, pixels or features (a keras-hub
-    model tokenizes inside its attached preprocessor, so its graph inputs are token ids)."""
-    return IOSpec(info.input_name, (None, *info.input_shape), "string" if info.is_text else "float32")
+def client_inputs(info: DatasetInfo) -> tuple[IOSpec, ...]:
+    """What a caller passes in: one named batch of raw strings, pixels or features, or for a
+    table with columns one batch per column (a keras-hub model tokenizes inside its attached
+    preprocessor, so its graph inputs are token ids)."""
+    if info.columns:
+        return tuple(IOSpec(c.name, (None,), c.dtype) for c in info.columns)
+    return (IOSpec(info.input_name, (None, *info.input_shape), "string" if info.is_text else "float32"),)
 
 
 def list_models(
@@ -349,7 +443,7 @@ def list_models(
     _load_builtin_models()
     names = []
     for name, entry in sorted(_REGISTRY.items()):
-        if not fnmatch.fnmatchcase(name, pattern):
+        if entry.is_architecture or not fnmatch.fnmatchcase(name, pattern):
             continue
         if family is not None and entry.family != family:
             continue
@@ -363,49 +457,66 @@ def list_models(
     return names
 
 
+def list_architectures() -> list[str]:
+    """Names of the architectures: what `build(name, data=...)` makes for a user's data."""
+    _load_builtin_models()
+    return sorted(name for name, entry in _REGISTRY.items() if entry.is_architecture)
+
+
 def describe(model_or_name: keras.Model | str) -> ModelSpec:
     """The typed, printable spec of an entry; given a model `build` made, the spec of that
     instance (its hyperparameters, recipe, parameter count and weights)."""
     if isinstance(model_or_name, str):
         entry = get_entry(model_or_name)
-        parameters, inputs, outputs = _probe(entry.name)
-        record = BuildRecord(entry.name, entry.defaults, entry.recipe)
-        steps = 0
+        if entry.is_architecture:
+            parameters, inputs, outputs, info = 0, (), (), None
+        else:
+            (parameters, inputs, outputs), info = _probe(entry.name), entry.info
+        name, hyperparameters, recipe, steps = entry.name, entry.defaults, entry.recipe, 0
+        weights = weights_of(hyperparameters, recipe)
     else:
         record = record_of(model_or_name)
         if record is None:
             raise InvalidValueError(f"Model {model_or_name.name!r} was not built by modelzoo.build.")
-        entry = get_entry(record.entry)
+        entry, info = get_entry(record.entry), record.info
+        name, hyperparameters, recipe = record.name, record.hyperparameters, record.recipe
         parameters = model_or_name.count_params()
-        inputs, outputs = (client_input(entry.info),), output_specs(model_or_name)
+        inputs, outputs = client_inputs(info), output_specs(model_or_name)
         optimizer = getattr(model_or_name, "optimizer", None)
         steps = int(optimizer.iterations.numpy()) if optimizer is not None else 0
+        weights = weights_of(hyperparameters, recipe, steps, getattr(model_or_name, "modelzoo_init", None))
     return ModelSpec(
-        name=entry.name,
+        name=name,
         family=entry.family,
-        task=entry.task,
-        dataset=entry.dataset,
+        task=info.task if info else entry.task,
+        dataset=info.name if info else None,
         description=entry.description,
         inputs=inputs,
         outputs=outputs,
-        class_names=entry.info.class_names,
-        hyperparameters=dict(record.hyperparameters),
-        recipe=record.recipe,
+        class_names=info.class_names if info else (),
+        hyperparameters=dict(hyperparameters),
+        recipe=recipe,
         parameters=parameters,
-        weights=weights_of(record, steps),
-        target=entry.target,
-        measured=measurements().get(entry.name),
+        weights=weights,
+        target=entry.target if name == entry.name else None,
+        measured=measurements().get(entry.name) if name == entry.name else None,
+        info=info,
     )
 
 
-def weights_of(record: BuildRecord, trained_steps: int = 0) -> str:
-    """Where a model's weights come from: a pretrained preset or a seeded random start, and
-    how many optimizer steps it has been trained since."""
-    preset = record.hyperparameters.get("preset")
+def weights_of(
+    hyperparameters: Mapping[str, Any], recipe: Recipe, trained_steps: int = 0, init: str | None = None
+) -> str:
+    """Where a model's weights come from: a pretrained preset, another checkpoint (`init`, as
+    `init_from` describes it) or a seeded random start, and how many optimizer steps it has
+    been trained since."""
+    preset = hyperparameters.get("preset")
     if preset:
         origin = f"from preset {preset!r}"
+    elif init:
+        origin = init
     else:
-        origin = f"random initialisation (seed {record.recipe.seed})"
+        origin = f"random initialisation (seed {recipe.seed})"
     return f"{origin}, trained {trained_steps:,} steps since" if trained_steps else origin
 
 

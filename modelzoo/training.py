@@ -7,6 +7,7 @@ was trained, with which recipe and versions), `history.json`, `curves.png` and, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo import atomic, distribute
-from modelzoo.data import load_dataset
+from modelzoo.data import DatasetInfo, FileData, load_dataset
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
 from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
 from modelzoo.registry import BuildRecord, Target, build, get_entry, list_models, record_of
@@ -40,6 +41,7 @@ def fit(
     run_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     strategy: tf.distribute.Strategy | str | None = None,
+    data: FileData | None = None,
     verbose: str | int = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     **overrides: Any,
@@ -48,7 +50,9 @@ def fit(
     `extra_callbacks` (Keras callback objects: a logger, a timer) run after the recipe's own.
 
     `train`/`val` are batched `tf.data` datasets or `(x, y)` arrays (batched with the recipe's
-    batch size). Left out, they are the entry's own train and validation splits. A name is built
+    batch size). Left out, they are the train and validation splits of the user's data the model
+    was built on (`build(name, data=...)`, or `data` here with a name), else of the entry's own
+    dataset; a run folder then also gets the data report and split assignment. A name is built
     first (`overrides` may then hold hyperparameters too), in `strategy`'s scope when given; a
     built model trains under the strategy it was built in. For a built model, `overrides` are
     recipe fields, and the model is recompiled when they change how it compiles. A plain Keras
@@ -59,7 +63,7 @@ def fit(
     resumes after that epoch. Under multi-worker training only the chief writes `run_dir`.
     """
     if isinstance(model_or_name, str):
-        model = build(model_or_name, data_dir=data_dir, strategy=strategy, **overrides)
+        model = build(model_or_name, data=data, data_dir=data_dir, strategy=strategy, **overrides)
         record = record_of(model)
     else:
         model = model_or_name
@@ -69,6 +73,11 @@ def fit(
                 "to fit(..., strategy=...), or build it with build(name, strategy=...)."
             )
         record = record_of(model)
+        if data is not None and (record is None or record.data is None or record.info != data.info):
+            raise InvalidValueError(
+                f"Model {model.name!r} was not built for this data: build it with "
+                "modelzoo.build(name, data=data), so its inputs and classes are the data's."
+            )
         if record is not None and overrides:
             record = _apply_recipe_overrides(model, record, train, overrides)
     recipe = record.recipe if record else Recipe().replace(**overrides)
@@ -80,10 +89,9 @@ def fit(
                 f"Model {model.name!r} is not a modelzoo entry, so it has no default dataset; "
                 "pass train=(x, y) or a batched tf.data.Dataset."
             )
-        dataset = get_entry(record.entry).dataset
-        train = load_dataset(dataset, "train", batch_size=batch_size, data_dir=data_dir, seed=recipe.seed)
+        train = split_of(record, "train", batch_size, data_dir, seed=recipe.seed)
         if val is None:
-            val = load_dataset(dataset, "validation", batch_size=batch_size, data_dir=data_dir)
+            val = split_of(record, "validation", batch_size, data_dir)
     write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
     callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
     if write_dir is not None:
@@ -91,6 +99,8 @@ def fit(
         check_run_dir(write_dir, config)
         write_dir.mkdir(parents=True, exist_ok=True)
         write_config(write_dir, config)
+        if record is not None and record.data is not None:
+            record.data.write(write_dir)
         callbacks.append(RunLog(write_dir))
     keras.utils.set_random_seed(recipe.seed)
     if recipe.deterministic:
@@ -116,13 +126,28 @@ def fit(
         raise DataFormatError(f"The data does not fit {model.name}: {str(err).strip()}") from None
 
 
+def split_of(
+    record: BuildRecord, split: str, batch_size: int, data_dir: str | os.PathLike | None = None, seed: int = 0
+) -> tf.data.Dataset:
+    """A split of the data `record`'s model was built for: the user's files, else the entry's
+    dataset."""
+    if record.data is not None:
+        return record.data.dataset(split, batch_size, seed)
+    if record.info.source == "files":
+        raise InvalidValueError(
+            f"{record.name} was trained on files ({record.info.description}); load them again with "
+            "modelzoo.load_files and pass data=..., or give the split as (x, y)."
+        )
+    return load_dataset(record.info.name, split, batch_size=batch_size, data_dir=data_dir, seed=seed)
+
+
 def _apply_recipe_overrides(
     model: keras.Model, record: BuildRecord, train: Data | None, overrides: dict[str, Any]
 ) -> BuildRecord:
     """Attach the changed recipe to an entry's model, recompiling only when a field that
     compile uses changed (recompiling resets the optimizer's state)."""
     recipe = record.recipe.replace(**overrides)
-    model.modelzoo = BuildRecord(record.entry, record.hyperparameters, recipe)
+    model.modelzoo = dataclasses.replace(record, recipe=recipe)
     if recipe.compile_settings() != record.recipe.compile_settings():
         replicas = model.distribute_strategy.num_replicas_in_sync
         with model.distribute_strategy.scope():
@@ -138,14 +163,16 @@ def _steps_per_epoch(train: Data | None, record: BuildRecord | None, replicas: i
     if isinstance(train, tf.data.Dataset) and int(train.cardinality()) > 0:
         return int(train.cardinality())
     if record is not None:
-        return recipe.steps_per_epoch(get_entry(record.entry).info.splits["train"], replicas)
+        return recipe.steps_per_epoch(record.info.splits["train"], replicas)
     return 1
 
 
 def load_checkpoint(path: str | os.PathLike) -> keras.Model:
-    """A `.keras` checkpoint, or the best one of a run folder, loaded in Keras safe mode. A model
-    whose class overrides `compile` (keras-hub tasks) is not recompiled by Keras on load, so an
-    entry's is compiled again with its recipe (its optimizer starts afresh)."""
+    """A `.keras` checkpoint, or the best one of a run folder, loaded in Keras safe mode. The
+    run folder's `config.json` (beside the checkpoint) says how it was built and for which data, so
+    a model of a user's data keeps its inputs and class names. A model whose class overrides
+    `compile` (keras-hub tasks) is not recompiled by Keras on load, so an entry's is compiled again
+    with its recipe (its optimizer starts afresh)."""
     path = Path(path)
     if path.is_dir():
         path = path / BEST_CHECKPOINT
@@ -161,6 +188,14 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
         raise ModelZooError(
             f"Cannot load checkpoint {path} (truncated or not a .keras file?): {err}"
         ) from None
+    held = held_config(path.parent)
+    if held is not None and "dataset" in held:
+        model.modelzoo = BuildRecord(
+            entry=held["entry"],
+            hyperparameters=held["hyperparameters"],
+            recipe=Recipe(**held["recipe"]),
+            info=DatasetInfo.from_dict(held["dataset"]),
+        )
     record = record_of(model)
     if record is not None and type(model).compile is not keras.Model.compile:
         record.recipe.compile(model, _steps_per_epoch(None, record))
@@ -174,19 +209,19 @@ def evaluate(
     split: str = "test",
     data_dir: str | os.PathLike | None = None,
 ) -> dict[str, float]:
-    """Metrics of `model` on a split of its entry's dataset (the entry is `name`, else the one
-    `model` was built from)."""
+    """Metrics of `model` on a split of the data it was built for (a user's files, or its
+    entry's dataset); a plain Keras model names the entry whose dataset to use (`name`)."""
     record = record_of(model)
-    entry_name = name or (record.entry if record else None)
-    if entry_name is None:
-        raise InvalidValueError(
-            f"Model {model.name!r} is not a modelzoo entry; pass name=... to pick its dataset."
-        )
-    entry = get_entry(entry_name)
-    if record is not None and record.entry != entry.name:
-        raise InvalidValueError(f"This model was built as {record.entry!r}, not {entry.name!r}.")
-    batch_size = record.recipe.batch_size if record else entry.recipe.batch_size
-    data = load_dataset(entry.dataset, split, batch_size=batch_size, data_dir=data_dir)
+    if record is None:
+        if name is None:
+            raise InvalidValueError(
+                f"Model {model.name!r} is not a modelzoo entry; pass name=... to pick its dataset."
+            )
+        entry = get_entry(name)
+        record = BuildRecord(entry.name, entry.defaults, entry.recipe, entry.info)
+    elif name is not None and name not in (record.entry, record.name):
+        raise InvalidValueError(f"This model was built as {record.name!r}, not {name!r}.")
+    data = split_of(record, split, record.recipe.batch_size, data_dir)
     return {k: float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
 
 
@@ -197,6 +232,9 @@ def run_config(model: keras.Model, record: BuildRecord | None) -> dict[str, Any]
         "hyperparameters": dict(record.hyperparameters) if record else {},
         "recipe": (record.recipe if record else Recipe()).to_dict(),
     }
+    if record is not None and record.info.source == "files":
+        config["model"] = record.name
+        config["dataset"] = record.info.to_dict()
     return json.loads(json.dumps(config, default=list))
 
 
@@ -275,6 +313,10 @@ def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
             f"Run folder {run_dir} holds a run of {held['entry']!r}, not {config['entry']!r}; "
             "pick a new run folder."
         )
+    if held.get("dataset") != config.get("dataset"):
+        raise InvalidValueError(
+            f"Run folder {run_dir} holds a run of {held['entry']!r} on other data; pick a new run folder."
+        )
     if held != config:
         changed = sorted(
             f"{part}.{key}"
@@ -292,7 +334,7 @@ def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
 
 def find_unfinished(runs_dir: Path, config: dict[str, Any]) -> Path | None:
     """The newest unfinished run of the same entry and settings under `runs_dir/<entry>/`."""
-    base = runs_dir / config["entry"]
+    base = runs_dir / config.get("model", config["entry"])
     candidates = sorted(base.iterdir(), reverse=True) if base.is_dir() else []
     return next((d for d in candidates if is_unfinished(d) and held_config(d) == config), None)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from modelzoo.data.catalog import DATASETS, DatasetInfo, dataset_info
+from modelzoo.data.catalog import DATASETS, Column, DatasetInfo, dataset_info
+from modelzoo.data.files import FileData, load_files
 from modelzoo.data.sources import find_local, load_sklearn, load_tfds, split_local
 from modelzoo.errors import unknown_name
 
@@ -20,7 +21,17 @@ DEFAULT_BATCH_SIZE = 32
 SHUFFLE_BUFFER = 60_000
 """Large enough to hold every dataset here whole, so shuffling is uniform."""
 
-__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "list_datasets", "load_dataset", "resolve_data_dir"]
+__all__ = [
+    "DATASETS",
+    "Column",
+    "DatasetInfo",
+    "FileData",
+    "dataset_info",
+    "list_datasets",
+    "load_dataset",
+    "load_files",
+    "resolve_data_dir",
+]
 
 
 def list_datasets() -> list[str]:
@@ -68,10 +79,11 @@ def load_dataset(
 
 
 def batches_of_arrays(arrays: tuple, split: str, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Batches gathered from in-memory arrays by index, as Keras does for NumPy arrays: each epoch
+    """Batches gathered from in-memory `(features, labels)` by index (features: an array or a dict of
+    column arrays), as Keras does for NumPy arrays: each epoch
     draws one seeded permutation in a single op and cuts it into batches, instead of shuffling and
     batching example by example (2.5x less input-pipeline work for MNIST)."""
-    features, labels = (tf.constant(a) for a in arrays)
+    features, labels = tf.nest.map_structure(tf.constant, arrays)
     size = len(arrays[1])
     if split == "train":
         epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
@@ -83,7 +95,10 @@ def batches_of_arrays(arrays: tuple, split: str, batch_size: int, seed: int) -> 
     batches = orders.flat_map(lambda order: cut_into_batches(order, batch_size))
     batches = batches.apply(tf.data.experimental.assert_cardinality(math.ceil(size / batch_size)))
     batches = batches.map(
-        lambda index: (tf.gather(features, index), tf.gather(labels, index)),
+        lambda index: (
+            tf.nest.map_structure(lambda f: tf.gather(f, index), features),
+            tf.gather(labels, index),
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return batches.prefetch(tf.data.AUTOTUNE)

@@ -8,7 +8,8 @@ Every dataset has the same three splits. `validation` is carved from the origina
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from modelzoo.errors import unknown_name
 
@@ -19,8 +20,27 @@ lone aclImdb train folder)."""
 
 
 @dataclass(frozen=True)
+class Column:
+    """One raw input column of a table: `numeric` (normalised in the model) or `string` (looked
+    up in the model). `fill` replaces a missing value: the train median, or "" for strings."""
+
+    name: str
+    kind: str
+    fill: float | str = 0.0
+
+    @property
+    def dtype(self) -> str:
+        return "string" if self.kind == "string" else "float32"
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset's metadata; the model builders read their input and head from it."""
+    """A dataset's metadata; the model builders read their input and head from it. Built-in
+    datasets are listed below; a user's files get one from `modelzoo.load_files`, so everything
+    downstream (build, fit, evaluate, export) reads the same description.
+
+    A table with `columns` takes one named input per column (what a TF Serving row request
+    holds); otherwise there is one input, `input_name`, of `input_shape`."""
 
     name: str
     task: str
@@ -32,6 +52,7 @@ class DatasetInfo:
     description: str
     tfds_name: str | None = None
     tfds_test_split: str = "test"
+    columns: tuple[Column, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -45,6 +66,22 @@ class DatasetInfo:
     @property
     def is_text(self) -> bool:
         return self.task == "text_classification"
+
+    @property
+    def is_regression(self) -> bool:
+        return self.num_classes == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for run folders and model cards; `from_dict` reads it back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetInfo:
+        fields = dict(data)
+        fields["input_shape"] = tuple(fields["input_shape"])
+        fields["class_names"] = tuple(fields["class_names"])
+        fields["columns"] = tuple(Column(**c) for c in fields.get("columns", ()))
+        return cls(**fields)
 
 
 def carve_validation(train: int, test: int) -> dict[str, int]:

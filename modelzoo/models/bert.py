@@ -97,6 +97,7 @@ def word_piece_vocabulary(adapt_data: AdaptData, size: int) -> list[str]:
           sequence_length=64)  # fmt: skip
 @register("bert_imdb", dataset="imdb", recipe=BERT_FINETUNE, target=Target("accuracy", 0.90, 0.01),
           sequence_length=256)  # fmt: skip
+@register("bert", recipe=BERT_FINETUNE, takes=("text",))
 def bert(
     info: DatasetInfo,
     name: str,

@@ -26,6 +26,7 @@ from modelzoo.registry import Target, register
     dense_units=128,
 )
 @register("cnn_digits", dataset="digits", recipe=SMALL_CLASSIFIER, target=Target("accuracy", 0.98, 0.015))
+@register("cnn", recipe=SMALL_CLASSIFIER, takes=("image",))
 def cnn(
     info: DatasetInfo,
     name: str,

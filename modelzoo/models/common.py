@@ -9,16 +9,16 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.registry import AdaptData, client_input
+from modelzoo.registry import AdaptData, client_inputs
 
 PIXEL_SCALE = 1.0 / 255.0
 
 
-def model_input(info: DatasetInfo) -> keras.KerasTensor:
+def model_input(info: DatasetInfo) -> keras.KerasTensor | dict[str, keras.KerasTensor]:
     """The named input: `text` (one string per example), or float32 `pixels`/`features`
-    (integer pixels are cast on the way in)."""
-    spec = client_input(info)
-    return keras.Input(shape=spec.shape[1:], name=spec.name, dtype=spec.dtype)
+    (integer pixels are cast on the way in); for a table with columns, one input per column."""
+    inputs = {s.name: keras.Input(shape=s.shape[1:], name=s.name, dtype=s.dtype) for s in client_inputs(info)}
+    return inputs if info.columns else next(iter(inputs.values()))
 
 
 def vectorize(
@@ -34,14 +34,40 @@ def vectorize(
     return vectorizer(inputs)
 
 
-def preprocess(inputs: keras.KerasTensor, info: DatasetInfo, adapt_data: AdaptData):
-    """Rescale pixels to [0, 1]; normalise tabular features with the training statistics."""
+def preprocess(
+    inputs: keras.KerasTensor | dict[str, keras.KerasTensor], info: DatasetInfo, adapt_data: AdaptData
+):
+    """Rescale pixels to [0, 1]; normalise tabular features with the training statistics; for
+    a table's columns, normalise each number and one-hot each string over the train vocabulary
+    (one out-of-vocabulary slot), then concatenate."""
     if info.is_image:
         return keras.layers.Rescaling(PIXEL_SCALE, name="rescale")(inputs)
+    if info.columns:
+        return encode_columns(inputs, info, adapt_data)
     normalize = keras.layers.Normalization(name="normalize")
     if adapt_data is not None:
         normalize.adapt(adapt_data())
     return normalize(inputs)
+
+
+def encode_columns(inputs: dict[str, keras.KerasTensor], info: DatasetInfo, adapt_data: AdaptData):
+    """Per-column Keras preprocessing layers at the model's top level (export tracks lookup
+    tables there), adapted on the train split's column."""
+    encoded = []
+    for column in info.columns:
+        safe = "".join(ch if ch.isalnum() else "_" for ch in column.name)
+        x = inputs[column.name]
+        if column.kind == "string":
+            layer = keras.layers.StringLookup(output_mode="one_hot", num_oov_indices=1, name=f"lookup_{safe}")
+            shaped = lambda f: f  # noqa: E731
+        else:
+            x = keras.layers.Reshape((1,), name=f"column_{safe}")(x)
+            layer = keras.layers.Normalization(name=f"normalize_{safe}")
+            shaped = lambda f: f[:, None]  # noqa: E731
+        if adapt_data is not None:
+            layer.adapt(adapt_data().map(lambda features, name=column.name, shaped=shaped: shaped(features[name])))
+        encoded.append(layer(x))
+    return encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="columns")(encoded)
 
 
 def head(x: keras.KerasTensor, info: DatasetInfo) -> keras.KerasTensor:

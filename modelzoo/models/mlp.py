@@ -64,6 +64,10 @@ from modelzoo.registry import AdaptData, Target, register
     description="Linear regression: Normalization -> Dense(1).",
     depth=0,
 )
+@register("linear", recipe=REGRESSION, family="linear", takes=("table",), depth=0,
+          description="Linear model on a table: per-column preprocessing -> Dense head.")  # fmt: skip
+@register("mlp", recipe=SMALL_CLASSIFIER, takes=("image", "table"),
+          description="MLP for images or tables: Flatten -> Dense(128, relu) -> head.")  # fmt: skip
 def mlp(
     info: DatasetInfo,
     name: str,

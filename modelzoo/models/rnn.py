@@ -19,6 +19,8 @@ CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
           sequence_length=64)  # fmt: skip
 @register("gru_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
           family="rnn", cell="gru", sequence_length=64)  # fmt: skip
+@register("gru", recipe=TEXT_CLASSIFIER, family="rnn", takes=("text",), cell="gru")
+@register("rnn", recipe=TEXT_CLASSIFIER, takes=("text",))
 def rnn(
     info: DatasetInfo,
     name: str,

@@ -16,6 +16,7 @@ from modelzoo.registry import AdaptData, Target, register
           sequence_length=400)  # fmt: skip
 @register("transformer_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
           sequence_length=64)  # fmt: skip
+@register("transformer", recipe=TEXT_CLASSIFIER, takes=("text",))
 def transformer(
     info: DatasetInfo,
     name: str,
