@@ -1,5 +1,9 @@
 """`modelzoo list|describe|train|reproduce|evaluate|export`: the registry from a shell.
 
+`train NAME --data PATH` trains an architecture (`cnn`) or an entry (`cnn_mnist`) on a user's
+image folder, table or text file: the data is read and checked, its report printed, before any
+folder is made; the run folder also gets `data_report.json` and `splits.json`.
+
 Without `--run-dir`/`--resume`, `train` resumes the newest unfinished run of the same entry and
 settings under `--runs-dir` (a crashed run is finished by running the same command again), else
 starts a new timestamped run folder.
@@ -50,8 +54,43 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
     raise FileExistsError(f"Could not create a new run folder under {runs_dir / name}.")
 
 
+def parse_image_size(text: str) -> tuple[int, int]:
+    """`28` or `28x28` (height x width)."""
+    parts = text.lower().split("x")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes, default=0) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHTxWIDTH or SIDE in pixels (e.g. 64x64), got {text!r}"
+        )
+    return (sizes[0], sizes[-1])
+
+
+def load_user_data(args: argparse.Namespace):
+    """`--data` read with the options given; the kind of data follows the architecture when
+    the files alone do not say (a CSV is a table for mlp, text for rnn)."""
+    from modelzoo.data import load_files
+    from modelzoo.registry import get_entry
+
+    entry = get_entry(args.name)
+    kind = args.kind or (entry.takes[0] if len(entry.takes) == 1 else None)
+    data = load_files(
+        args.data,
+        target=args.target,
+        text_column=args.text_column,
+        kind=kind,
+        task=args.task,
+        image_size=args.image_size,
+        drop_duplicates=args.drop_duplicates,
+    )
+    print(data.summary(), flush=True)
+    return data
+
+
 def cmd_list(args: argparse.Namespace) -> None:
-    from modelzoo.registry import describe, list_models
+    from modelzoo.registry import describe, list_architectures, list_models
 
     names = list_models(
         args.pattern, family=args.family, task=args.task, dataset=args.dataset, max_params=args.max_params
@@ -65,6 +104,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print(f"\nArchitectures for your own data (train NAME --data PATH): {', '.join(list_architectures())}")
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
@@ -83,14 +123,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     overrides = parse_sets(args.name, args.set)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
+    data = load_user_data(args) if args.data else None
     strategy = distribute.make_strategy(args.strategy)
-    model = build(args.name, data_dir=args.data_dir, strategy=strategy, **overrides)
+    model = build(args.name, data=data, data_dir=args.data_dir, strategy=strategy, **overrides)
     if args.resume is not None and not is_unfinished(Path(args.resume)):
         raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
     run_dir = Path(args.resume or args.run_dir or "")
     if not (args.resume or args.run_dir):
         unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record_of(model)))
-        run_dir = unfinished or new_run_dir(Path(args.runs_dir), args.name)
+        run_dir = unfinished or new_run_dir(Path(args.runs_dir), record_of(model).name)
     chief = distribute.is_chief(strategy)
     state = "resuming an unfinished run" if is_unfinished(run_dir) else "new"
     print(
@@ -103,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         return
     atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
     if args.export_dir:
-        path = export(model, args.name, args.export_dir, metrics=metrics, data_dir=args.data_dir)
+        path = export(model, None, args.export_dir, metrics=metrics, data_dir=args.data_dir)
         print(f"Exported: {path}")
 
 
@@ -137,11 +178,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from modelzoo.export import export
-    from modelzoo.registry import get_entry
+    from modelzoo.registry import get_entry, record_of
     from modelzoo.training import load_checkpoint
 
-    get_entry(args.name)
     model = load_checkpoint(args.checkpoint)
+    if record_of(model) is None:
+        get_entry(args.name)
     path = export(
         model,
         args.name,
@@ -170,10 +212,31 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_describe)
 
     data_dir_help = "folder with local data files, used before any download (default: $MODELZOO_DATA_DIR)"
-    p = sub.add_parser("train", help="train an entry with its recipe; writes a run folder")
-    p.add_argument("name")
+    p = sub.add_parser("train", help="train an entry, or an architecture on your data; writes a run folder")
+    p.add_argument(
+        "name", help="an entry (cnn_mnist) or, with --data, an architecture (cnn, mlp, rnn, bert, ...)"
+    )
     p.add_argument("--epochs", type=int, help="maximum epochs (the recipe's by default)")
     p.add_argument("--data-dir", help=data_dir_help)
+    own = p.add_argument_group("your own data")
+    own.add_argument(
+        "--data",
+        help="an image folder (root/<class>/*), a table (CSV/TSV/Parquet) "
+        "or text (CSV/TSV/JSONL, root/<class>/*.txt)",
+    )
+    own.add_argument("--target", help="the label column of a table or text file")
+    own.add_argument("--text-column", help="the text column of a text file (found when unambiguous)")
+    own.add_argument(
+        "--kind", choices=("image", "table", "text"), help="what the data is (inferred by default)"
+    )
+    own.add_argument(
+        "--task", choices=("classification", "regression"), help="override what the target suggests"
+    )
+    own.add_argument("--image-size", type=parse_image_size, metavar="HxW",
+                     help="resize images to this (default: the entry's size, else the most common size)")  # fmt: skip
+    own.add_argument(
+        "--drop-duplicates", action="store_true", help="drop validation/test examples also found in train"
+    )
     p.add_argument(
         "--set",
         action="append",

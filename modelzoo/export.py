@@ -390,7 +390,8 @@ def write_model_card(
     if record.data is not None:
         report = record.data.report
         card["data"] = {
-            k: report[k] for k in ("path", "kind", "layout", "split_rule", "examples", "classes", "duplicates")
+            k: report[k]
+            for k in ("path", "kind", "layout", "split_rule", "examples", "classes", "duplicates")
             if k in report
         } | {"skipped_files": len(report["skipped"]), "notes": report["notes"]}  # fmt: skip
     if examples is not None:

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from modelzoo import atomic, distribute
 from modelzoo.data import DatasetInfo, FileData, load_dataset
+from modelzoo.data.files import load_files_again
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
 from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
 from modelzoo.registry import BuildRecord, Target, build, get_entry, list_models, record_of
@@ -190,11 +191,19 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
         ) from None
     held = held_config(path.parent)
     if held is not None and "dataset" in held:
+        info = DatasetInfo.from_dict(held["dataset"])
+        data = load_files_again(path.parent)
+        if data is not None and data.info != info:
+            raise DataFormatError(
+                f"The files of run {path.parent} ({data.path}) changed since it trained: they now read as "
+                "other classes, columns or split sizes; train again on them."
+            )
         model.modelzoo = BuildRecord(
             entry=held["entry"],
             hyperparameters=held["hyperparameters"],
             recipe=Recipe(**held["recipe"]),
-            info=DatasetInfo.from_dict(held["dataset"]),
+            info=info,
+            data=data,
         )
     record = record_of(model)
     if record is not None and type(model).compile is not keras.Model.compile:

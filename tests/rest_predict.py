@@ -1,7 +1,8 @@
-"""Answer a TF Serving REST predict request the way the model server does, with TensorFlow alone.
+"""Answer a TF Serving REST request the way the model server does, with TensorFlow alone.
 
-Run as a script in a fresh process (stdin: {"path", "body", "text_ops"} with the exact JSON a client
-posts to `/v1/models/NAME:predict`; stdout: the JSON response). It imports only TensorFlow, plus
+Run as a script in a fresh process (stdin: {"path", "body", "text_ops", "method"} with the exact JSON a
+client posts to `/v1/models/NAME:predict` (or `:classify`/`:regress`, `method`); stdout: the JSON
+response). It imports only TensorFlow, plus
 tensorflow-text when `text_ops` is set (the model server links those ops in), so a passing test
 shows the export needs nothing from modelzoo, keras-hub or Keras at serving time.
 """
@@ -54,10 +55,52 @@ def predict(path: str, body: dict) -> dict:
     return {"outputs": {k: [plain(x) for x in v] for k, v in outputs.items()}}
 
 
+def to_example(row: dict) -> bytes:
+    """One JSON example -> serialized tf.Example, as TF Serving's json_tensor.cc builds it: a
+    number with a decimal point or exponent is a float_list, one without an int64_list, true/false
+    int64 1/0, a string or {"b64": ...} a bytes_list; a list adds each element."""
+    feature = {}
+    for key, value in row.items():
+        values = value if isinstance(value, list) else [value]
+        first = values[0]
+        if isinstance(first, bool) or isinstance(first, int):
+            feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+        elif isinstance(first, float):
+            feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
+        else:
+            raw = [base64.b64decode(v["b64"]) if isinstance(v, dict) else v.encode() for v in values]
+            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=raw))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def classify_or_regress(path: str, body: dict, method: str) -> dict:
+    """`:classify` / `:regress`: the signature (named in the body, else serving_default) must have
+    one string input `inputs`; outputs `classes`+`scores` or `outputs` (as classifier.cc and
+    regressor.cc check); the body's "examples" (JSON objects) are parsed as in `to_example`.
+    Python's json, like rapidjson, reads 41 as an int and 41.0 as a float."""
+    signature = tf.saved_model.load(path).signatures[body.get("signature_name", "serving_default")]
+    (name,) = signature.structured_input_signature[1]
+    assert name == "inputs", f"{method} needs one input named 'inputs', got {name!r}"
+    examples = tf.constant([to_example(row) for row in body["examples"]])
+    outputs = {k: v.numpy() for k, v in signature(inputs=examples).items()}
+    if method == "regress":
+        return {"results": [float(v) for v in outputs["outputs"].reshape(-1)]}
+    return {
+        "results": [
+            [[c.decode(), float(s)] for c, s in zip(classes, scores)]
+            for classes, scores in zip(outputs["classes"], outputs["scores"])
+        ]
+    }
+
+
 if __name__ == "__main__":
     request = json.load(sys.stdin)
     if request.get("text_ops"):
         import tensorflow_text  # noqa: F401  (registers the tokenizer ops, as the model server has them)
-    response = predict(request["path"], request["body"])
+    method = request.get("method", "predict")
+    if method == "predict":
+        response = predict(request["path"], request["body"])
+    else:
+        response = classify_or_regress(request["path"], request["body"], method)
     response["imported"] = sorted(m for m in ("modelzoo", "keras_hub", "keras") if m in sys.modules)
     print(json.dumps(response))

@@ -23,12 +23,12 @@ from modelzoo.export import check_servable
 REST_PREDICT = Path(__file__).with_name("rest_predict.py")
 
 
-def serve(path: Path, body: dict, text_ops: bool = False) -> dict:
-    """POST-equivalent of `/v1/models/NAME:predict` with `body`, answered in a fresh TF-only process
-    (with tensorflow-text's ops when `text_ops`)."""
+def serve(path: Path, body: dict, text_ops: bool = False, method: str = "predict") -> dict:
+    """POST-equivalent of `/v1/models/NAME:<method>` with `body`, answered in a fresh TF-only
+    process (with tensorflow-text's ops when `text_ops`)."""
     result = subprocess.run(
         [sys.executable, str(REST_PREDICT)],
-        input=json.dumps({"path": str(path), "body": body, "text_ops": text_ops}),
+        input=json.dumps({"path": str(path), "body": body, "text_ops": text_ops, "method": method}),
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip

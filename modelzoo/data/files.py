@@ -103,15 +103,16 @@ class FileData:
     report: dict[str, Any]
     image_size_given: bool = False
 
-    def dataset(self, split: str, batch_size: int = 32, seed: int = 0) -> tf.data.Dataset:
-        """Batches of `(features, label)`; train is reshuffled every epoch (seeded)."""
+    def dataset(self, split: str, batch_size: int = 32, seed: int = 0, cache: bool = True) -> tf.data.Dataset:
+        """Batches of `(features, label)`; train is reshuffled every epoch (seeded). Decoded images
+        are cached when they fit (`cache`: off for a pass that reads only part of the split)."""
         if split not in self.splits:
             raise unknown_name("split", split, self.splits)
         from modelzoo.data import batches_of_arrays
 
         part = self.splits[split]
         if self.kind == "image":
-            return image_batches(part, self.info.input_shape, batch_size, split == "train", seed)
+            return image_batches(part, self.info.input_shape, batch_size, split == "train", seed, cache)
         features = part.features
         if isinstance(features, dict):
             features = {c.name: features[c.name] for c in self.info.columns}
@@ -159,7 +160,7 @@ class FileData:
 
     def examples(self, split: str, n: int) -> dict[str, np.ndarray]:
         """The first `n` examples of `split` as a client sends them: pixels, texts or columns."""
-        features, _ = next(iter(self.dataset(split, batch_size=n)))
+        features, _ = next(iter(self.dataset(split, batch_size=n, cache=False)))
         if isinstance(features, dict):
             return {k: v.numpy() for k, v in features.items()}
         return {self.info.input_name: features.numpy()}
@@ -203,6 +204,16 @@ def load_files(
     else:
         data = read_tables(root, name, kind, target, text_column, task, seed)
     find_duplicates(data, drop_duplicates)
+    data.report["options"] = {
+        "target": target,
+        "text_column": text_column,
+        "kind": kind,
+        "task": task,
+        "image_size": list(image_size) if image_size is not None else None,
+        "name": name,
+        "drop_duplicates": drop_duplicates,
+        "seed": seed,
+    }
     data.report["examples"] = {s: len(p) for s, p in data.splits.items()}
     if data.info.class_names:
         classes = data.info.class_names
@@ -218,6 +229,17 @@ def load_files(
     data.info = replace(data.info, splits={s: len(p) for s, p in data.splits.items()})
     data.report["info"] = data.info.to_dict()
     return data
+
+
+def load_files_again(run_dir: Path) -> FileData | None:
+    """The data of a run folder, read again as `data_report.json` says it was read (same files,
+    options, seeded split), or None for a run on a built-in dataset. Files that changed since
+    give another description, which the caller refuses."""
+    path = run_dir / "data_report.json"
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    return load_files(report["path"], **report["options"])
 
 
 def dataset_name(root: Path) -> str:
@@ -293,7 +315,8 @@ def class_folders(root: Path, suffixes: Sequence[str]) -> tuple[str, dict[str, d
         for class_name, files in layout[split].items():
             if not files:
                 raise DataFormatError(
-                    f"Class folder {top / class_name} has no {'/'.join(suffixes)} file; add some or remove it."
+                    f"Class folder {top / class_name} has no {'/'.join(suffixes)} file; "
+                    "add some or remove it."
                 )
     return ("split folders" if named else "class folders"), layout
 
@@ -747,7 +770,10 @@ def assign_splits(parts: dict[str, Split], seed: int, stratify: bool = True) -> 
     ordered = {"train": train.take(shuffled), "validation": splits["validation"], "test": splits["test"]}
     carved = [s for s in ("validation", "test") if s not in given]
     if "all" in parts:
-        rule = f"carved: seeded, stratified {TEST_FRACTION:.0%} test, {VALIDATION_FRACTION:.0%} of the rest validation"
+        rule = (
+            f"carved: seeded, stratified {TEST_FRACTION:.0%} test, "
+            f"{VALIDATION_FRACTION:.0%} of the rest validation"
+        )
     elif carved:
         rule = f"given: {', '.join(given)}; carved from train: {', '.join(carved)}"
     else:
@@ -818,12 +844,12 @@ def decode_image(encoded: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
 
 
 def image_batches(
-    part: Split, shape: Sequence[int], batch_size: int, shuffle: bool, seed: int
+    part: Split, shape: Sequence[int], batch_size: int, shuffle: bool, seed: int, cache: bool = True
 ) -> tf.data.Dataset:
-    """Files read and decoded in parallel; decoded pixels are cached in memory when they fit
-    (`CACHE_BYTES`), so later epochs skip the decoding."""
+    """Files read and decoded in parallel; with `cache`, decoded pixels are kept in memory when
+    they fit (`CACHE_BYTES`), so later epochs skip the decoding."""
     size = len(part)
-    cache = size * math.prod(shape) <= CACHE_BYTES
+    cache = cache and size * math.prod(shape) <= CACHE_BYTES
     files = tf.data.Dataset.from_tensor_slices((part.features, part.labels))
     if shuffle and not cache:
         files = files.shuffle(size, seed=seed, reshuffle_each_iteration=True)

@@ -65,7 +65,9 @@ def encode_columns(inputs: dict[str, keras.KerasTensor], info: DatasetInfo, adap
             layer = keras.layers.Normalization(name=f"normalize_{safe}")
             shaped = lambda f: f[:, None]  # noqa: E731
         if adapt_data is not None:
-            layer.adapt(adapt_data().map(lambda features, name=column.name, shaped=shaped: shaped(features[name])))
+            layer.adapt(
+                adapt_data().map(lambda features, name=column.name, shaped=shaped: shaped(features[name]))
+            )
         encoded.append(layer(x))
     return encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="columns")(encoded)
 
