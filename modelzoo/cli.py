@@ -232,8 +232,12 @@ def make_parser() -> argparse.ArgumentParser:
     own.add_argument(
         "--task", choices=("classification", "regression"), help="override what the target suggests"
     )
-    own.add_argument("--image-size", type=parse_image_size, metavar="HxW",
-                     help="resize images to this (default: the entry's size, else the most common size)")  # fmt: skip
+    own.add_argument(
+        "--image-size",
+        type=parse_image_size,
+        metavar="HxW",
+        help="resize images to this (default: the entry's size, else the most common size)",
+    )
     own.add_argument(
         "--drop-duplicates", action="store_true", help="drop validation/test examples also found in train"
     )

@@ -85,6 +85,9 @@ class Recipe:
     seed: int = 0
     deterministic: bool = False
     scale_learning_rate: bool = False
+    freeze_epochs: int = 0
+    """With weights copied from another model (`init_from`), train only the new layers (the head)
+    for this many epochs, then everything: the keras.io transfer-learning pattern."""
 
     _POSITIVE: ClassVar[tuple[str, ...]] = (
         "learning_rate",
@@ -92,7 +95,13 @@ class Recipe:
         "epochs",
         "steps_per_execution",
     )
-    _NON_NEGATIVE: ClassVar[tuple[str, ...]] = ("warmup_epochs", "weight_decay", "patience", "seed")
+    _NON_NEGATIVE: ClassVar[tuple[str, ...]] = (
+        "warmup_epochs",
+        "weight_decay",
+        "patience",
+        "seed",
+        "freeze_epochs",
+    )
 
     def __post_init__(self) -> None:
         for name, tp in self.field_types().items():

@@ -15,6 +15,7 @@ import fnmatch
 import functools
 import inspect
 import json
+import os
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -349,6 +350,7 @@ def build(
     data_dir: str | None = None,
     adapt_data: tf.data.Dataset | None = None,
     strategy: tf.distribute.Strategy | str | None = None,
+    init_from: str | os.PathLike | None = None,
     **overrides: Any,
 ) -> keras.Model:
     """A compiled functional `keras.Model` of architecture or entry `name`.
@@ -359,10 +361,15 @@ def build(
     `overrides` are hyperparameters (`hidden_units=256`) or recipe fields (`learning_rate=3e-4`).
     Weights are initialised from the recipe's seed, so two builds with the same arguments agree.
     With a `strategy` (object or name: see `modelzoo.distribute`), the model is built and compiled
-    in its scope, so `fit` trains it on every replica.
+    in its scope, so `fit` trains it on every replica. `init_from` (a run folder or `.keras` file)
+    copies the weights of every layer that fits (same name, type and shapes) from that model: a
+    new head where the class count differs; a text model takes that model's vocabulary too, so its
+    embeddings keep their meaning; normalisation keeps this data's statistics.
     """
     entry = get_entry(name)
     info, data = entry.info_for(data)
+    if init_from is not None and "preset" in entry.defaults:
+        raise InvalidValueError(f"{name} starts from pretrained weights with preset=..., not init_from.")
     hparams, recipe = entry.resolve(overrides)
     recipe = recipe.for_head(info.num_classes)
     strategy = distribute.resolve(strategy)
@@ -370,9 +377,38 @@ def build(
     keras.utils.set_random_seed(recipe.seed)
     with strategy.scope():
         model = entry.instantiate(hparams, data=data, adapt_data=adapt_data, data_dir=data_dir)
+        copied = copy_weights(model, init_from) if init_from is not None else ()
         recipe.compile(model, recipe.steps_per_epoch(info.splits["train"], replicas), replicas)
-    model.modelzoo = BuildRecord(entry=name, hyperparameters=hparams, recipe=recipe, info=info, data=data)
+    init = f"from {init_from} ({len(copied)} layers: {', '.join(copied)})" if copied else None
+    model.modelzoo = BuildRecord(name, hparams, recipe, info, data=data, init=init, copied=copied)
     return model
+
+
+def copy_weights(model: keras.Model, source_path: str | os.PathLike) -> tuple[str, ...]:
+    """Copy into `model` the weights of each layer of the checkpoint at `source_path` with the
+    same name, type and weight shapes; returns the names of the layers copied."""
+    from modelzoo.training import load_checkpoint
+
+    source = {layer.name: layer for layer in load_checkpoint(source_path).layers}
+    copied = []
+    for layer in model.layers:
+        other = source.get(layer.name)
+        if other is None or type(other) is not type(layer):
+            continue
+        if isinstance(layer, keras.layers.TextVectorization):
+            layer.set_vocabulary(other.get_vocabulary()[2:])  # without the padding and OOV tokens it adds
+            copied.append(layer.name)
+        elif isinstance(layer, keras.layers.Normalization) or not layer.weights:
+            continue
+        elif [w.shape for w in layer.weights] == [w.shape for w in other.weights]:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+    if not copied:
+        raise InvalidValueError(
+            f"No layer of {source_path} fits {model.name} (same name, type and weight shapes): "
+            "start from a checkpoint of the same architecture."
+        )
+    return tuple(copied)
 
 
 @dataclass(frozen=True)
@@ -386,6 +422,10 @@ class BuildRecord:
     recipe: Recipe
     info: DatasetInfo
     data: FileData | None = field(default=None, compare=False, repr=False)
+    init: str | None = None
+    """Where the starting weights came from, when `init_from` copied them."""
+    copied: tuple[str, ...] = ()
+    """The layers `init_from` copied; `freeze_epochs` trains the others alone first."""
 
     @property
     def name(self) -> str:
@@ -484,7 +524,7 @@ def describe(model_or_name: keras.Model | str) -> ModelSpec:
         inputs, outputs = client_inputs(info), output_specs(model_or_name)
         optimizer = getattr(model_or_name, "optimizer", None)
         steps = int(optimizer.iterations.numpy()) if optimizer is not None else 0
-        weights = weights_of(hyperparameters, recipe, steps, getattr(model_or_name, "modelzoo_init", None))
+        weights = weights_of(hyperparameters, recipe, steps, record.init)
     return ModelSpec(
         name=name,
         family=entry.family,

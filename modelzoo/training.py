@@ -122,9 +122,41 @@ def fit(
     if val is not None:
         kwargs["validation_data"] = distribute.shard_by_data(val) if isinstance(val, tf.data.Dataset) else val
     try:
+        if record is not None and record.copied and recipe.freeze_epochs:
+            resumed = write_dir is not None and is_unfinished(write_dir)
+            return fit_head_first(model, record, kwargs, _steps_per_epoch(train, record), resumed)
         return model.fit(**kwargs)
     except ValueError as err:
         raise DataFormatError(f"The data does not fit {model.name}: {str(err).strip()}") from None
+
+
+def fit_head_first(
+    model: keras.Model, record: BuildRecord, kwargs: dict[str, Any], steps_per_epoch: int, resumed: bool
+) -> keras.callbacks.History:
+    """Train the layers `init_from` did not copy (the new head) alone for `freeze_epochs`, then
+    every layer (keras.io's transfer-learning recipe); each phase compiles anew, since Keras reads
+    `trainable` when it compiles. A resumed run is past the first phase (its backup is of the
+    second, the only one backed up), so it goes straight to the second."""
+    recipe = record.recipe
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    frozen = [layer for layer in model.layers if layer.name in record.copied]
+    head_epochs = 0 if resumed else min(recipe.freeze_epochs, recipe.epochs)
+    history = None
+    if head_epochs:
+        for layer in frozen:
+            layer.trainable = False
+        recipe.compile(model, steps_per_epoch, replicas)
+        callbacks = [c for c in kwargs["callbacks"] if not isinstance(c, keras.callbacks.BackupAndRestore)]
+        history = model.fit(**{**kwargs, "epochs": head_epochs, "callbacks": callbacks})
+    for layer in frozen:
+        layer.trainable = True
+    recipe.compile(model, steps_per_epoch, replicas)
+    if head_epochs < recipe.epochs:
+        first = history.history if history is not None else {}
+        history = model.fit(**kwargs, initial_epoch=head_epochs)
+        history.history = {k: first.get(k, []) + v for k, v in history.history.items()}
+        history.epoch = list(range(len(next(iter(history.history.values()), []))))
+    return history
 
 
 def split_of(
@@ -244,6 +276,8 @@ def run_config(model: keras.Model, record: BuildRecord | None) -> dict[str, Any]
     if record is not None and record.info.source == "files":
         config["model"] = record.name
         config["dataset"] = record.info.to_dict()
+    if record is not None and record.init:
+        config["init_from"] = record.init
     return json.loads(json.dumps(config, default=list))
 
 
