@@ -125,7 +125,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         overrides["epochs"] = args.epochs
     data = load_user_data(args) if args.data else None
     strategy = distribute.make_strategy(args.strategy)
-    model = build(args.name, data=data, data_dir=args.data_dir, strategy=strategy, **overrides)
+    model = build(
+        args.name, data=data, data_dir=args.data_dir, strategy=strategy, init_from=args.init_from, **overrides
+    )
     if args.resume is not None and not is_unfinished(Path(args.resume)):
         raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
     run_dir = Path(args.resume or args.run_dir or "")
@@ -237,6 +239,12 @@ def make_parser() -> argparse.ArgumentParser:
         type=parse_image_size,
         metavar="HxW",
         help="resize images to this (default: the entry's size, else the most common size)",
+    )
+    own.add_argument(
+        "--init-from",
+        metavar="RUN_DIR_OR_KERAS",
+        help="start from the layers of this checkpoint that fit (a new head when the classes differ); "
+        "--set freeze_epochs=N trains the new head alone first",
     )
     own.add_argument(
         "--drop-duplicates", action="store_true", help="drop validation/test examples also found in train"

@@ -338,3 +338,44 @@ def test_cli_bad_data_is_one_line_exit_2_and_no_run_folder(tmp_path):
     result = run_cli("train", "mlp", "--data", "customers.csv", "--target", "stauts", cwd=tmp_path)
     assert result.returncode == 2 and "Did you mean 'status'" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_init_from_copies_what_fits_and_freeze_epochs_trains_the_new_head_first(image_run, tmp_path):
+    _, source, _ = image_run
+    source_file = tmp_path / "animals.keras"
+    source.save(source_file)
+    root = write_images(tmp_path / "pets", n=120, seed=3)
+    shutil.rmtree(root / "owl")
+    data = modelzoo.load_files(root)
+    model = modelzoo.build("cnn", data=data, init_from=source_file, epochs=4, freeze_epochs=2)
+    assert model.modelzoo.copied == ("conv_0", "conv_1"), "the 3-class head does not fit 2 classes"
+    for name in ("conv_0", "conv_1"):
+        for new, old in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(new, old)
+    assert modelzoo.describe(model).weights.startswith(f"from {source_file} (2 layers: conv_0, conv_1)")
+    before = model.get_layer("conv_0").get_weights()[0].copy()
+    history = modelzoo.fit(model, verbose=0, run_dir=tmp_path / "run")
+    assert len(history.history["loss"]) == 4 and history.epoch == [0, 1, 2, 3]
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["epoch"] == [1, 2, 3, 4]
+    assert not np.array_equal(model.get_layer("conv_0").get_weights()[0], before), "unfrozen after 2 epochs"
+    assert modelzoo.evaluate(model)["accuracy"] >= 0.9
+
+
+def test_init_from_a_text_model_takes_its_vocabulary(tmp_path):
+    write_reviews(tmp_path / "first.tsv", 200, 1)
+    first = modelzoo.build("rnn", data=modelzoo.load_files(tmp_path / "first.tsv"), max_tokens=200)
+    first.save(tmp_path / "first.keras")
+    write_reviews(tmp_path / "second.tsv", 100, 2)
+    second = modelzoo.build(
+        "rnn",
+        data=modelzoo.load_files(tmp_path / "second.tsv"),
+        max_tokens=200,
+        init_from=tmp_path / "first.keras",
+    )
+    assert "vectorize" in second.modelzoo.copied and "embed" in second.modelzoo.copied
+    vocabulary = second.get_layer("vectorize").get_vocabulary()
+    assert vocabulary == first.get_layer("vectorize").get_vocabulary()
+    customers(100).to_csv(tmp_path / "customers.csv", index=False)
+    table = modelzoo.load_files(tmp_path / "customers.csv", target="status")
+    with pytest.raises(InvalidValueError, match="No layer of .*first.keras fits mlp_customers"):
+        modelzoo.build("mlp", data=table, hidden_units=32, init_from=tmp_path / "first.keras")

@@ -211,13 +211,13 @@ def load_files(
         raise unknown_name("data kind", kind, KINDS)
     if task is not None and task not in TASKS:
         raise unknown_name("task", task, TASKS)
-    kind = kind or infer_kind(root)
+    found = kind or infer_kind(root)
     name = name or dataset_name(root)
-    if kind == "image":
+    if found == "image":
         data = read_image_folder(root, name, image_size, seed)
-    elif root.is_dir() and kind == "text" and not table_files(root):
+    elif root.is_dir() and found == "text" and not table_files(root):
         data = read_text_folder(root, name, seed)
-    else:
+    else:  # a table file is text or a table by its columns, unless `kind` says
         data = read_tables(root, name, kind, target, text_column, task, seed)
     find_duplicates(data, drop_duplicates)
     data.report["options"] = {
@@ -506,7 +506,7 @@ def split_of_file(path: Path, has_test: bool) -> str | None:
 def read_tables(
     root: Path,
     name: str,
-    kind: str,
+    kind: str | None,
     target: str | None,
     text_column: str | None,
     task: str | None,
@@ -541,10 +541,9 @@ def read_tables(
     if not len(frame):
         raise DataFormatError(f"{root} has a header but no rows: the train split has no examples.")
     label_column = find_column(root, file_columns, target, LABEL_COLUMNS, "target", "label")
-    if kind == "table" and text_column is None and target is not None:
-        kind = "table" if not looks_like_text(frame, file_columns, label_column) else "text"
-    elif kind == "table" and text_column is None:
-        kind = "text" if looks_like_text(frame, file_columns, label_column) else "table"
+    if kind is None:
+        prose = text_column is not None or looks_like_text(frame, file_columns, label_column)
+        kind = "text" if prose else "table"
     notes: list[str] = []
     missing_label = frame[label_column].isna()
     if missing_label.any():
