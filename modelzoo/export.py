@@ -36,7 +36,7 @@ from modelzoo import atomic
 from modelzoo.data import Column, DatasetInfo, load_dataset
 from modelzoo.data.files import decode_image
 from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
-from modelzoo.registry import BuildRecord, get_entry, record_of
+from modelzoo.registry import BuildRecord, get_entry, record_of, weights_of
 
 DEFAULT_EXPORT_DIR = "saved_models"
 SERVING_MODELS_ROOT = "/models"
@@ -377,6 +377,7 @@ def write_model_card(
         "class_names": list(info.class_names),
         "inputs": {c.name: c.dtype for c in info.columns} or None,
         "hyperparameters": dict(record.hyperparameters),
+        "weights": weights_of(record.hyperparameters, record.recipe, 0, record.init),
         "recipe": recipe,
         "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest(),
         "metrics": metrics,

@@ -138,14 +138,14 @@ class Recipe:
                 raise unknown_name("recipe field", key, fields)
         return dataclasses.replace(self, **changes)
 
-    def for_head(self, num_classes: int) -> Recipe:
-        """This recipe with the loss and metrics the model's head needs (`head` in
-        models/common.py): sigmoid `probability` for two classes, `logits` for more, `prediction`
-        for regression (0 classes). An entry on its own dataset already matches; on a user's data
-        with another class count it changes only the loss, `from_logits` and metrics."""
+    def for_head(self, num_classes: int, units: int) -> Recipe:
+        """This recipe with the loss and metrics the model's head needs: a regression output
+        (0 classes), one sigmoid unit for two classes (`head` in models/common.py), or a logit
+        per class (keras-hub's BERT has two for two). An entry on its own dataset already matches;
+        on a user's data with another class count only the loss, `from_logits` and metrics change."""
         if num_classes == 0:
             wanted = {"loss": "mean_squared_error", "from_logits": False, "metrics": ("mae",)}
-        elif num_classes == 2:
+        elif units == 1:
             wanted = {"loss": "binary_crossentropy", "from_logits": False, "metrics": ("accuracy",)}
         else:
             wanted = {

@@ -371,13 +371,13 @@ def build(
     if init_from is not None and "preset" in entry.defaults:
         raise InvalidValueError(f"{name} starts from pretrained weights with preset=..., not init_from.")
     hparams, recipe = entry.resolve(overrides)
-    recipe = recipe.for_head(info.num_classes)
     strategy = distribute.resolve(strategy)
     replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(recipe.seed)
     with strategy.scope():
         model = entry.instantiate(hparams, data=data, adapt_data=adapt_data, data_dir=data_dir)
         copied = copy_weights(model, init_from) if init_from is not None else ()
+        recipe = recipe.for_head(info.num_classes, model.outputs[0].shape[-1])
         recipe.compile(model, recipe.steps_per_epoch(info.splits["train"], replicas), replicas)
     init = f"from {init_from} ({len(copied)} layers: {', '.join(copied)})" if copied else None
     model.modelzoo = BuildRecord(name, hparams, recipe, info, data=data, init=init, copied=copied)

@@ -64,9 +64,11 @@ def test_train_evaluate_export_on_digits(tmp_path):
 def test_list_and_describe(tmp_path):
     listed = run_cli("list", "*digits", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    lines = listed.stdout.strip().splitlines()
+    table, architectures = listed.stdout.strip().split("\n\n")
+    lines = table.splitlines()
     assert lines[0].split()[:4] == ["name", "family", "task", "dataset"]
     assert [line.split()[0] for line in lines[1:]] == ["cnn_digits", "mlp_digits"]
+    assert architectures.endswith("(train NAME --data PATH): bert, cnn, gru, linear, mlp, rnn, transformer")
     described = run_cli("describe", "mlp_breast_cancer", cwd=tmp_path)
     assert described.returncode == 0
     assert "binary_classifier" in described.stdout and "probability: float32[None, 1]" in described.stdout

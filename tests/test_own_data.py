@@ -379,3 +379,25 @@ def test_init_from_a_text_model_takes_its_vocabulary(tmp_path):
     table = modelzoo.load_files(tmp_path / "customers.csv", target="status")
     with pytest.raises(InvalidValueError, match="No layer of .*first.keras fits mlp_customers"):
         modelzoo.build("mlp", data=table, hidden_units=32, init_from=tmp_path / "first.keras")
+
+
+def test_a_class_whose_files_are_all_unreadable_is_refused(tmp_path):
+    root = write_images(tmp_path / "animals", n=300)
+    for path in (root / "owl").iterdir():
+        path.unlink()
+    (root / "owl" / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(DataFormatError, match="Class folder .*owl has no readable image"):
+        modelzoo.load_files(root)
+
+
+def test_split_files_with_other_header_names_are_read_by_position(tmp_path):
+    write_reviews(tmp_path / "train.tsv", 120, 1)
+    texts, labels = sentiment_corpus(40, 2)
+    dev = pd.DataFrame({"content": texts, "label": ["positive" if y else "negative" for y in labels]})
+    dev.to_csv(tmp_path / "dev.tsv", sep="\t", index=False)
+    data = modelzoo.load_files(tmp_path, target="sentiment")
+    assert data.info.splits["test"] == 40, "dev is the test split when there is no test file (GLUE)"
+    assert (
+        "the test file's columns ['content', 'label'] were read as train's ['review', 'sentiment']"
+        in (data.report["notes"])
+    )

@@ -374,6 +374,11 @@ def read_image_folder(root: Path, name: str, image_size: Sequence[int] | None, s
                 keys.append(hashlib.sha1(raw).hexdigest())
         ids = [str(Path(p).relative_to(root)) for p in paths]
         parts[split] = Split(np.array(paths), np.array(labels, dtype=np.int64), ids, keys)
+    for split, part in parts.items():
+        empty = sorted(set(found[split]) - {class_names[i] for i in set(part.labels.tolist())})
+        if empty:
+            folder = root / ("" if split == "all" else split) / empty[0]
+            raise DataFormatError(f"Class folder {folder} has no readable image; add some or remove it.")
     if total and len(skipped) / total > MAX_CORRUPT_SHARE:
         raise DataFormatError(
             f"{root}: {len(skipped)} of {total} images are unreadable or unsupported "
@@ -531,11 +536,16 @@ def read_tables(
         frames = {"all": read_frame(root)}
         layout = "one file"
     columns = list(frames.get("train", frames.get("all")).columns)
+    renamed = []
     for split, frame in frames.items():
-        if list(frame.columns) != columns:
+        if list(frame.columns) == columns:
+            continue
+        if len(frame.columns) != len(columns):
             raise DataFormatError(
                 f"{root}: the {split} file has columns {list(frame.columns)}, train {columns}."
             )
+        renamed.append(f"the {split} file's columns {list(frame.columns)} were read as train's {columns}")
+        frame.columns = columns
     frame = pd.concat(list(frames.values()), keys=list(frames), names=["split", "row"]).reset_index()
     file_columns = [c for c in frame.columns if c not in ("split", "row")]
     if not len(frame):
@@ -544,7 +554,7 @@ def read_tables(
     if kind is None:
         prose = text_column is not None or looks_like_text(frame, file_columns, label_column)
         kind = "text" if prose else "table"
-    notes: list[str] = []
+    notes: list[str] = renamed
     missing_label = frame[label_column].isna()
     if missing_label.any():
         notes.append(f"{int(missing_label.sum())} rows without a {label_column!r} value were left out")
