@@ -8,13 +8,17 @@ Without `--run-dir`/`--resume`, `train` resumes the newest unfinished run of the
 settings under `--runs-dir` (a crashed run is finished by running the same command again), else
 starts a new timestamped run folder.
 
-Errors that are the user's to fix (unknown names, bad overrides, missing data) print one line
-saying what was wrong and exit with status 2, without a traceback.
+Errors that are the user's to fix (unknown names, bad overrides, missing data, a folder that
+cannot be written) print one line saying what was wrong and exit with status 2, without a
+traceback; Ctrl-C prints how to resume and exits with 130. Data is read and checked before a run
+folder is made. `--import MODULE` imports a module that registers entries (`modelzoo.register`)
+first, so they can be trained from here; `--no-download` never downloads a dataset.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -89,6 +93,15 @@ def load_user_data(args: argparse.Namespace):
     return data
 
 
+def refuse_unused_data_dir(info, data_dir: str | None) -> None:
+    """--data-dir for a dataset that ships with scikit-learn would be silently ignored."""
+    from modelzoo.data import unused_data_dir
+    from modelzoo.errors import InvalidValueError
+
+    if data_dir is not None and info.source == "sklearn":
+        raise InvalidValueError(unused_data_dir(info.name, data_dir))
+
+
 def cmd_list(args: argparse.Namespace) -> None:
     from modelzoo.registry import describe, list_architectures, list_models
 
@@ -118,7 +131,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from modelzoo.errors import InvalidValueError
     from modelzoo.export import export
     from modelzoo.registry import build, record_of
-    from modelzoo.training import evaluate, find_unfinished, fit, is_unfinished, run_config
+    from modelzoo.training import evaluate, find_unfinished, fit, is_unfinished, run_config, split_of
 
     overrides = parse_sets(args.name, args.set)
     if args.epochs is not None:
@@ -128,18 +141,23 @@ def cmd_train(args: argparse.Namespace) -> None:
     model = build(
         args.name, data=data, data_dir=args.data_dir, strategy=strategy, init_from=args.init_from, **overrides
     )
+    record = record_of(model)
+    refuse_unused_data_dir(record.info, args.data_dir)
+    batch_size = record.recipe.global_batch_size(strategy.num_replicas_in_sync)
+    train = split_of(record, "train", batch_size, args.data_dir, seed=record.recipe.seed)
+    val = split_of(record, "validation", batch_size, args.data_dir)
     if args.resume is not None and not is_unfinished(Path(args.resume)):
         raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
     run_dir = Path(args.resume or args.run_dir or "")
     if not (args.resume or args.run_dir):
-        unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record_of(model)))
-        run_dir = unfinished or new_run_dir(Path(args.runs_dir), record_of(model).name)
+        unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record))
+        run_dir = unfinished or new_run_dir(Path(args.runs_dir), record.name)
     chief = distribute.is_chief(strategy)
     state = "resuming an unfinished run" if is_unfinished(run_dir) else "new"
     print(
         f"Run folder: {run_dir} ({state}; strategy {args.strategy}, {strategy.num_replicas_in_sync} replicas)"
     )
-    fit(model, run_dir=run_dir, data_dir=args.data_dir)
+    fit(model, train, val, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
     metrics = evaluate(model, split="test", data_dir=args.data_dir)
     print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     if not chief:
@@ -171,9 +189,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from modelzoo.registry import get_entry, record_of
     from modelzoo.training import evaluate, load_checkpoint
 
     model = load_checkpoint(args.checkpoint)
+    record = record_of(model) or get_entry(args.name)
+    refuse_unused_data_dir(record.info, args.data_dir)
     metrics = evaluate(model, args.name, split=args.split, data_dir=args.data_dir)
     print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
 
@@ -199,6 +220,19 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelzoo", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first: its modelzoo.register(...) entries become usable (repeatable)",
+    )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download a dataset: fail at once when it is not local (sets MODELZOO_NO_DOWNLOAD=1)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list entries, optionally filtered")
@@ -299,11 +333,39 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     from modelzoo.errors import ModelZooError
 
+    if args.no_download:
+        os.environ["MODELZOO_NO_DOWNLOAD"] = "1"
     try:
+        for module in args.imports:
+            import_entries(module)
         return args.func(args) or 0
-    except (ModelZooError, FileExistsError) as err:
+    except ModelZooError as err:
         print(f"modelzoo {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a folder that cannot be written, a path that is a file, ...
+        where = f": {err.filename}" if err.filename else ""
+        print(f"modelzoo {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        again = "; run the same command again to resume after the last finished epoch"
+        print(
+            f"modelzoo {args.command}: interrupted{again if args.command == 'train' else ''}.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def import_entries(module: str) -> None:
+    """Import a user's module (from the working directory too) so its entries register."""
+    from modelzoo.errors import ModelZooError
+
+    sys.path.insert(0, os.getcwd())
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ModelZooError(
+            f"--import {module}: {err}; give a module importable from here (my_entries)."
+        ) from None
 
 
 if __name__ == "__main__":

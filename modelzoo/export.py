@@ -33,10 +33,10 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from modelzoo import atomic
-from modelzoo.data import Column, DatasetInfo, load_dataset
+from modelzoo.data import Column, DatasetInfo, data_source, load_dataset
 from modelzoo.data.files import decode_image
 from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
-from modelzoo.registry import BuildRecord, get_entry, record_of, weights_of
+from modelzoo.registry import BuildRecord, client_inputs, get_entry, record_of, weights_of
 
 DEFAULT_EXPORT_DIR = "saved_models"
 SERVING_MODELS_ROOT = "/models"
@@ -351,6 +351,49 @@ def signature_specs(signatures: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_SERVED_DIFF = 1e-5
+"""The most a served output may differ from the Keras model's on the same inputs."""
+
+
+def served_vs_keras(
+    model: keras.Model, info: DatasetInfo, saved_model_dir: Path, examples: Examples | None
+) -> dict[str, Any]:
+    """Run `serving_default` of the written SavedModel (reloaded by TensorFlow, no Keras objects)
+    and the Keras model on the warm-up examples (or, when the data is not at hand, zeros / short
+    strings of the input's shape); refuse the export when a number differs by more than
+    `MAX_SERVED_DIFF` or a label differs."""
+    if examples is None:
+        rows = 2
+        synthetic = {
+            spec.name: np.array(["a short text", ""], dtype=object)
+            if spec.dtype == "string"
+            else np.zeros((rows, *spec.shape[1:]), np.float32)
+            for spec in client_inputs(info)
+        }
+        examples, kind = synthetic, "synthetic inputs"
+    else:
+        kind = "warm-up examples"
+    inputs = as_request(info, examples, max(WARMUP_BATCH_SIZES))
+    served = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"](**inputs)
+    expected = serving_outputs(model, info, inputs if info.columns else next(iter(inputs.values())))
+    worst = 0.0
+    for key, value in expected.items():
+        got, want = served[key].numpy(), np.asarray(value)
+        if want.dtype.kind in "OSU" or key == "classes":
+            if not np.array_equal(got, want):
+                raise ModelZooError(
+                    f"The exported {key!r} differ from the Keras model's: {got[:4]} vs {want[:4]}."
+                )
+        else:
+            worst = max(worst, float(np.abs(got - want).max(initial=0.0)))
+    if worst > MAX_SERVED_DIFF:
+        raise ModelZooError(
+            f"The exported signature differs from the Keras model by up to {worst:.3g} "
+            f"(> {MAX_SERVED_DIFF:g}) on {kind}: the export is refused."
+        )
+    return {"max_abs_diff": worst, "examples": len(next(iter(inputs.values()))), "inputs": kind}
+
+
 def write_model_card(
     version_dir: Path,
     name: str,
@@ -360,6 +403,8 @@ def write_model_card(
     metrics: dict[str, float],
     examples: Examples | None,
     warmups: int,
+    agreement: dict[str, Any],
+    data_dir: str | os.PathLike | None = None,
 ) -> None:
     """`assets.extra/model_card.json` and `README.md`: what this artifact is and how to call it."""
     from modelzoo.training import versions
@@ -375,6 +420,7 @@ def write_model_card(
         "task": info.task,
         "dataset": info.name,
         "class_names": list(info.class_names),
+        "data_source": data_source(info, data_dir),
         "inputs": {c.name: c.dtype for c in info.columns} or None,
         "hyperparameters": dict(record.hyperparameters),
         "weights": weights_of(record.hyperparameters, record.recipe, 0, record.init),
@@ -386,6 +432,7 @@ def write_model_card(
         "ops_outside_core_tensorflow": non_core_ops(version_dir),
         "signatures": signatures,
         "warmup_requests": warmups,
+        "served_vs_keras": agreement,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if record.data is not None:
@@ -428,6 +475,8 @@ def write_model_card(
         f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}; needs TF Serving >= "
         f"{card['min_tf_serving_version']}",
         f"- warm-up requests: {warmups}",
+        f"- served signature vs Keras model: max abs difference {agreement['max_abs_diff']:.2g} "
+        f"on {agreement['examples']} {agreement['inputs']} (refused above {MAX_SERVED_DIFF:g})",
         f"- ops from outside core TensorFlow: {', '.join(card['ops_outside_core_tensorflow']) or 'none'}"
         " (tensorflow-text's tokenizer ops are linked into the official model server of the same version)",
         "",
@@ -525,8 +574,11 @@ def export(
             serving_archive(model, info).write_out(str(tmp), verbose=False)
             set_method_names(tmp)
             examples = warmup_examples(record, data_dir)
+            agreement = served_vs_keras(model, info, tmp, examples)
             warmups = write_warmup(tmp, name, info, examples) if examples is not None else 0
-            write_model_card(tmp, name, version, record, info, metrics or {}, examples, warmups)
+            write_model_card(
+                tmp, name, version, record, info, metrics or {}, examples, warmups, agreement, data_dir
+            )
         check_servable(tmp)
     write_models_config(Path(export_dir))
     return target

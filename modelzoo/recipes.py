@@ -227,7 +227,10 @@ class Recipe:
             loss=self.make_loss(),
             metrics=list(self.metrics),
             jit_compile=self.jit_compile,
-            steps_per_execution=1 if tf.distribute.has_strategy() else self.steps_per_execution,
+            # Never more steps per call than an epoch has: Keras' progress bar would read "16/1".
+            steps_per_execution=1
+            if tf.distribute.has_strategy()
+            else min(self.steps_per_execution, steps_per_epoch),
         )
 
     def make_callbacks(self, run_dir: Path | None, has_validation: bool) -> list[keras.callbacks.Callback]:
@@ -239,8 +242,8 @@ class Recipe:
         for name in sorted(self.callbacks, key=lambda n: n != "backup"):
             if name == "early_stopping":
                 made.append(
-                    keras.callbacks.EarlyStopping(
-                        monitor=monitor, patience=self.patience, restore_best_weights=True
+                    ResumableEarlyStopping(
+                        run_dir, monitor=monitor, patience=self.patience, restore_best_weights=True
                     )
                 )
             elif run_dir is None:
@@ -256,6 +259,42 @@ class Recipe:
             elif name == "tensorboard":
                 made.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
         return made
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that, in a resumed run, takes up its count where the killed run left it: the
+    best value, the epochs waited since (both replayed from the run folder's history) and the
+    best weights (from its best checkpoint). Keras' own starts afresh, so a run killed and resumed
+    again and again would never stop early."""
+
+    def __init__(self, run_dir: Path | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.run_dir = run_dir
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.replayed = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self.replayed or epoch == 0 or self.run_dir is None:
+            self.replayed = True
+            return
+        self.replayed = True
+        history_file = self.run_dir / HISTORY_FILE
+        if not history_file.is_file():
+            return
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        for done, value in enumerate(json.loads(history_file.read_text()).get(self.monitor, [])[:epoch]):
+            self.wait += 1
+            if self._is_improvement(value, self.best):
+                self.best, self.best_epoch, self.wait = value, done, 0
+        best = self.run_dir / BEST_CHECKPOINT
+        if self.restore_best_weights and best.is_file():
+            current = self.model.get_weights()
+            self.model.load_weights(best)
+            self.best_weights = self.model.get_weights()
+            self.model.set_weights(current)
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):

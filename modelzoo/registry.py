@@ -481,6 +481,14 @@ def list_models(
     """Sorted entry names matching a shell-style `pattern` (as `timm.list_models("*mnist*")`)
     and every filter given."""
     _load_builtin_models()
+    entries = [e for e in _REGISTRY.values() if not e.is_architecture]
+    for option, value, known in (
+        ("family", family, {e.family for e in entries}),
+        ("task", task, {e.task for e in entries}),
+        ("dataset", dataset, {e.dataset for e in entries}),
+    ):
+        if value is not None and value not in known:
+            raise unknown_name(option, value, known)
     names = []
     for name, entry in sorted(_REGISTRY.items()):
         if entry.is_architecture or not fnmatch.fnmatchcase(name, pattern):

@@ -13,6 +13,7 @@ import os
 import platform
 import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo import atomic, distribute
-from modelzoo.data import DatasetInfo, FileData, load_dataset
+from modelzoo.data import DatasetInfo, FileData, data_source, load_dataset
 from modelzoo.data.files import load_files_again
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
 from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
@@ -84,6 +85,9 @@ def fit(
     recipe = record.recipe if record else Recipe().replace(**overrides)
     strategy = model.distribute_strategy
     batch_size = recipe.global_batch_size(strategy.num_replicas_in_sync)
+    if record is not None:
+        for given in (train, val):
+            check_labels(model, record, given)
     if train is None:
         if record is None:
             raise InvalidValueError(
@@ -99,7 +103,9 @@ def fit(
         config = run_config(model, record)
         check_run_dir(write_dir, config)
         write_dir.mkdir(parents=True, exist_ok=True)
-        write_config(write_dir, config)
+        write_config(
+            write_dir, config, data_source(record.info, data_dir) if record else "given by the caller"
+        )
         if record is not None and record.data is not None:
             record.data.write(write_dir)
         callbacks.append(RunLog(write_dir))
@@ -159,19 +165,64 @@ def fit_head_first(
     return history
 
 
+def check_labels(model: keras.Model, record: BuildRecord, data: Data | None) -> None:
+    """Refuse labels the model's head cannot learn: class indices outside 0..classes-1 (or
+    outside {0, 1} for one sigmoid unit), fractions for classes, text for numbers. A tf.data
+    dataset is checked on its first batch. Keras would train on them without a word (labels 0/1/2
+    on a sigmoid head end at 50% accuracy)."""
+    if data is None:
+        return
+    if isinstance(data, tf.data.Dataset):
+        if data in CHECKED:
+            return
+        batch = next(iter(data), None)
+        if not isinstance(batch, tuple) or len(batch) < 2:
+            return
+        labels = np.asarray(batch[1])
+    else:
+        labels = np.asarray(data[1])
+    classes = record.info.class_names
+    if labels.dtype.kind not in "biuf":
+        raise DataFormatError(
+            f"Labels for {model.name} must be numbers, got {labels.dtype} ({labels.reshape(-1)[:3]}); "
+            "for named classes use modelzoo.load_files, which maps them to indices."
+        )
+    if not classes or labels.size == 0:
+        return
+    flat = labels.reshape(-1)
+    if np.any(np.mod(flat, 1) != 0):
+        raise DataFormatError(
+            f"Labels for {model.name} must be class indices, got fractions such as {flat[0]}."
+        )
+    seen = np.unique(flat.astype(np.int64))
+    if seen.min() < 0 or seen.max() >= len(classes):
+        raise DataFormatError(
+            f"Labels for {model.name} must be class indices 0..{len(classes) - 1} ({', '.join(classes[:4])}"
+            f"{', ...' if len(classes) > 4 else ''}), got {', '.join(map(str, seen[:6]))}: for other "
+            "classes, build the model for your data, modelzoo.build(name, data=modelzoo.load_files(PATH))."
+        )
+
+
 def split_of(
     record: BuildRecord, split: str, batch_size: int, data_dir: str | os.PathLike | None = None, seed: int = 0
 ) -> tf.data.Dataset:
     """A split of the data `record`'s model was built for: the user's files, else the entry's
     dataset."""
     if record.data is not None:
-        return record.data.dataset(split, batch_size, seed)
-    if record.info.source == "files":
+        dataset = record.data.dataset(split, batch_size, seed)
+    elif record.info.source == "files":
         raise InvalidValueError(
             f"{record.name} was trained on files ({record.info.description}); load them again with "
             "modelzoo.load_files and pass data=..., or give the split as (x, y)."
         )
-    return load_dataset(record.info.name, split, batch_size=batch_size, data_dir=data_dir, seed=seed)
+    else:
+        dataset = load_dataset(record.info.name, split, batch_size=batch_size, data_dir=data_dir, seed=seed)
+    CHECKED.add(dataset)
+    return dataset
+
+
+CHECKED: weakref.WeakSet = weakref.WeakSet()
+"""Pipelines `split_of` made: their labels were checked when the data was read."""
 
 
 def _apply_recipe_overrides(
@@ -325,9 +376,13 @@ def reproduce(name: str, *, data_dir: str | os.PathLike | None = None, **overrid
     )
 
 
-def write_config(run_dir: Path, config: dict[str, Any]) -> None:
-    """`config.json`: what the run trains, and the software that ran it."""
-    text = json.dumps({**config, "versions": versions()}, indent=2) + "\n"
+RUN_FACTS = ("versions", "data_source")
+"""Parts of config.json that describe a run without deciding whether another one may resume it."""
+
+
+def write_config(run_dir: Path, config: dict[str, Any], source: str) -> None:
+    """`config.json`: what the run trains, where its examples came from, and the software."""
+    text = json.dumps({**config, "data_source": source, "versions": versions()}, indent=2) + "\n"
     atomic.write_text(run_dir / "config.json", text)
 
 
@@ -341,7 +396,7 @@ def held_config(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / "config.json"
     if not path.is_file():
         return None
-    return {k: v for k, v in json.loads(path.read_text()).items() if k != "versions"}
+    return {k: v for k, v in json.loads(path.read_text()).items() if k not in RUN_FACTS}
 
 
 def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:

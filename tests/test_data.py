@@ -124,17 +124,17 @@ def test_missing_data_dir_is_reported(tmp_path):
 def test_failed_download_explains_what_to_put_where_and_leaves_nothing(tmp_path, monkeypatch):
     from tensorflow_datasets.core.download import downloader
 
-    monkeypatch.setattr(downloader, "MAX_RETRIES", 0)  # the machine is offline: fail fast
+    monkeypatch.setattr(downloader, "MAX_RETRIES", 0)  # where the host resolves but the download fails
     before = sorted(tmp_path.rglob("*"))
     with pytest.raises(modelzoo.DataNotFoundError) as err:
         modelzoo.load_dataset("fashion_mnist", "train", data_dir=tmp_path)
     message = str(err.value)
     assert "fashion_mnist.npz" in message and "train-images-idx3-ubyte" in message and "--data-dir" in message
-    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert err.value.__cause__ is None and (err.value.__suppress_context__ or err.value.__context__ is None)
     assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_download_false_fails_at_once_when_data_is_not_local(tmp_path):
-    with pytest.raises(modelzoo.DataNotFoundError, match="download=False"):
+    with pytest.raises(modelzoo.DataNotFoundError, match="downloads are off. Offline, put either cifar10.npz"):
         modelzoo.load_dataset("cifar10", "test", data_dir=tmp_path, download=False)
     assert list(tmp_path.iterdir()) == []

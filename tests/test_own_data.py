@@ -58,15 +58,20 @@ def customers(n: int = 400, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+def train_and_export(tmp_path_factory, path: Path, architecture: str, epochs: int, **options):
+    """load_files -> build -> fit -> export: the data, the trained model and its version folder."""
+    data = modelzoo.load_files(path, **options)
+    model = modelzoo.build(architecture, data=data, epochs=epochs)
+    modelzoo.fit(model, verbose=0)
+    return data, model, modelzoo.export(model, export_dir=tmp_path_factory.mktemp("export"))
+
+
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory):
     """A CNN trained on a class-folder tree of PNGs, and its export."""
-    root = write_images(tmp_path_factory.mktemp("own") / "animals")
-    data = modelzoo.load_files(root)
-    model = modelzoo.build("cnn", data=data, epochs=8)
-    modelzoo.fit(model, verbose=0)
-    export = modelzoo.export(model, export_dir=tmp_path_factory.mktemp("export"))
-    return data, model, export
+    return train_and_export(
+        tmp_path_factory, write_images(tmp_path_factory.mktemp("own") / "animals"), "cnn", 8
+    )
 
 
 def test_image_folder_infers_classes_shape_and_a_stratified_split(image_run):
@@ -158,11 +163,7 @@ def test_bad_image_folders_get_one_clear_error(tmp_path, make, error, message):
 def table_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("own") / "customers.csv"
     customers().to_csv(path, index=False)
-    data = modelzoo.load_files(path, target="status")
-    model = modelzoo.build("mlp", data=data, epochs=30)
-    modelzoo.fit(model, verbose=0)
-    export = modelzoo.export(model, export_dir=tmp_path_factory.mktemp("export"))
-    return data, model, export
+    return train_and_export(tmp_path_factory, path, "mlp", 30, target="status")
 
 
 def test_table_columns_are_inferred_with_reasons(table_run):
@@ -401,3 +402,18 @@ def test_split_files_with_other_header_names_are_read_by_position(tmp_path):
         "the test file's columns ['content', 'label'] were read as train's ['review', 'sentiment']"
         in (data.report["notes"])
     )
+
+
+def test_column_names_with_spaces_become_valid_input_names(tmp_path):
+    frame = customers(120).rename(columns={"age": "age (years)", "city": "home city"})
+    frame.to_csv(tmp_path / "customers.csv", index=False)
+    data = modelzoo.load_files(tmp_path / "customers.csv", target="status")
+    assert [c.name for c in data.info.columns] == ["age__years_", "home_city", "noise"]
+    assert (
+        "column 'home city' is the input 'home_city' (TF Serving input names have no spaces)"
+        in (data.report["notes"])
+    )
+    model = modelzoo.build("mlp", data=data, epochs=1)
+    path = modelzoo.export(model, export_dir=tmp_path / "export")
+    row = {"age__years_": 41, "home_city": "Paris", "noise": 0.0}
+    assert serve(path, {"instances": [row]})["predictions"][0]["labels"] in ("churned", "stayed")

@@ -6,6 +6,7 @@ Sources, in order: local files in `data_dir` (or `$MODELZOO_DATA_DIR`), then Ten
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ import tensorflow as tf
 
 from modelzoo.data.catalog import DATASETS, Column, DatasetInfo, dataset_info
 from modelzoo.data.files import FileData, load_files
-from modelzoo.data.sources import find_local, load_sklearn, load_tfds, split_local
+from modelzoo.data.sources import find_local, load_sklearn, load_tfds, local_files, split_local
 from modelzoo.errors import unknown_name
 
 DEFAULT_BATCH_SIZE = 32
@@ -32,6 +33,26 @@ __all__ = [
     "load_files",
     "resolve_data_dir",
 ]
+
+
+def unused_data_dir(name: str, data_dir: str | os.PathLike) -> str:
+    return (
+        f"{name} ships with scikit-learn, so data_dir {data_dir} is not read; leave it out, or train "
+        "on your own files with --data PATH (modelzoo.load_files)."
+    )
+
+
+def data_source(info: DatasetInfo, data_dir: str | os.PathLike | None) -> str:
+    """Where a run's examples came from, in words, for config.json and model cards."""
+    if info.source == "files":
+        return info.description
+    if info.source == "sklearn":
+        return f"scikit-learn's bundled {info.name} (no files read)"
+    directory = resolve_data_dir(data_dir)
+    files = local_files(info, directory) if directory is not None and directory.is_dir() else []
+    if files:
+        return f"local files: {', '.join(str(p) for p in files)}"
+    return f"tensorflow-datasets {info.tfds_name} in {directory or 'its default folder'}"
 
 
 def list_datasets() -> list[str]:
@@ -52,21 +73,25 @@ def load_dataset(
     batch_size: int | None = None,
     data_dir: str | os.PathLike | None = None,
     seed: int = 0,
-    download: bool = True,
+    download: bool | None = None,
 ) -> tf.data.Dataset:
     """Batches of `(features, label)` for `split` in {"train", "validation", "test"}.
 
     The train split is reshuffled every epoch (seeded) and batches are prefetched with AUTOTUNE, so
     the input pipeline keeps up with training. Data in memory (local files, scikit-learn) is
     shuffled as indices and gathered a batch at a time, as Keras does for NumPy arrays; TFDS
-    examples are cached once decoded. With `download=False`, data that is not already local raises
-    DataNotFoundError at once.
+    examples are cached once decoded. With `download=False` (default: unless
+    `$MODELZOO_NO_DOWNLOAD` is 1), data that is not already local raises DataNotFoundError at once.
     """
+    if download is None:
+        download = os.environ.get("MODELZOO_NO_DOWNLOAD") != "1"
     info = dataset_info(name)
     if split not in info.splits:
         raise unknown_name("split", split, info.splits)
     directory = resolve_data_dir(data_dir)
     batch_size = batch_size or DEFAULT_BATCH_SIZE
+    if info.source == "sklearn" and data_dir is not None:
+        logging.getLogger("modelzoo").warning(unused_data_dir(name, data_dir))
     if info.source == "sklearn":
         return batches_of_arrays(load_sklearn(info, split), split, batch_size, seed)
     local = find_local(info, directory) if directory is not None else None

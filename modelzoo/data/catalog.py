@@ -52,6 +52,8 @@ class DatasetInfo:
     description: str
     tfds_name: str | None = None
     tfds_test_split: str = "test"
+    download_host: str | None = None
+    """Where TFDS downloads it from: checked to resolve first, so offline fails in seconds."""
     columns: tuple[Column, ...] = ()
 
     @property
@@ -110,6 +112,7 @@ DATASETS: dict[str, DatasetInfo] = {
             splits=carve_validation(60_000, 10_000),
             source="tfds",
             tfds_name="mnist",
+            download_host="storage.googleapis.com",
             description="Handwritten digits, 28x28 grey, 0-255.",
         ),
         DatasetInfo(
@@ -132,6 +135,7 @@ DATASETS: dict[str, DatasetInfo] = {
             splits=carve_validation(60_000, 10_000),
             source="tfds",
             tfds_name="fashion_mnist",
+            download_host="fashion-mnist.s3-website.eu-central-1.amazonaws.com",
             description="Zalando clothing images, 28x28 grey, 0-255; MNIST's file layout.",
         ),
         DatasetInfo(
@@ -154,6 +158,7 @@ DATASETS: dict[str, DatasetInfo] = {
             splits=carve_validation(50_000, 10_000),
             source="tfds",
             tfds_name="cifar10",
+            download_host="www.cs.toronto.edu",
             description="Tiny natural images, 32x32 RGB, 0-255.",
         ),
         DatasetInfo(
@@ -165,6 +170,7 @@ DATASETS: dict[str, DatasetInfo] = {
             splits=carve_validation(25_000, 25_000),
             source="tfds",
             tfds_name="imdb_reviews",
+            download_host="ai.stanford.edu",
             description="IMDB movie reviews (aclImdb v1), raw text, balanced sentiment.",
         ),
         DatasetInfo(
@@ -176,6 +182,7 @@ DATASETS: dict[str, DatasetInfo] = {
             splits=carve_validation(67_349, 872),
             source="tfds",
             tfds_name="glue/sst2",
+            download_host="dl.fbaipublicfiles.com",
             tfds_test_split="validation",
             description=(
                 "GLUE SST-2 movie-review phrases. `test` is the GLUE dev set (872 sentences), the "

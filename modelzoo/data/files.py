@@ -600,17 +600,21 @@ def read_tables(
         info = text_info(name, root, class_names)
     else:
         spec, dropped = infer_columns(frame, [c for c in file_columns if c != label_column])
+        keys = [
+            str(h) for h in pd.util.hash_pandas_object(frame[list(spec)].astype(str), index=False).to_numpy()
+        ]
+        renamed = input_names(list(spec))
+        notes += [f"column {h!r} is the input {n!r} (TF Serving input names have no spaces)"
+                  for h, n in renamed.items() if h != n]  # fmt: skip
         features = {}
         for column, (kind_of, _) in spec.items():
             values = frame[column]
-            features[column] = (
+            features[renamed[column]] = (
                 pd.to_numeric(values, errors="coerce").to_numpy(np.float32)
                 if kind_of == "numeric"
                 else values.fillna("").astype(str).to_numpy(dtype=object)
             )
-        keys = [
-            str(h) for h in pd.util.hash_pandas_object(frame[list(spec)].astype(str), index=False).to_numpy()
-        ]
+        spec = {renamed[c]: v for c, v in spec.items()}
         report_extra["columns"] = [{"name": c, "type": k, "why": why} for c, (k, why) in spec.items()]
         report_extra["dropped_columns"] = dropped
         info = DatasetInfo(
@@ -756,6 +760,19 @@ def infer_columns(frame, columns: list[str]) -> tuple[dict[str, tuple[str, str]]
             "No column is left to learn from: " + "; ".join(f"{d['name']}: {d['why']}" for d in dropped) + "."
         )
     return spec, dropped
+
+
+def input_names(headers: list[str]) -> dict[str, str]:
+    """Header -> a model input name TF accepts (`[A-Za-z0-9.][A-Za-z0-9_.-/>]*`, unique): spaces
+    and other characters become `_` ("mean radius" -> "mean_radius")."""
+    names: dict[str, str] = {}
+    for header in headers:
+        name = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(header).strip())
+        name = name if re.match(r"[A-Za-z0-9.]", name) else f"c{name}"
+        while name in names.values():
+            name += "_"
+        names[header] = name
+    return names
 
 
 def fill_missing(

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,12 @@ def read_idx(path: Path) -> np.ndarray:
 
 def expected_files(info: DatasetInfo) -> str:
     """The file layouts `find_local` accepts, for error messages and docs."""
+    if info.is_text:
+        return (
+            f"train.tsv or train.csv (a header with 'label' and one of {', '.join(TEXT_COLUMNS)}; "
+            "optionally dev.tsv or test.tsv beside it), or an aclImdb folder or aclImdb*.tar.gz "
+            f"(aclImdb/train/{{pos,neg}}/*.txt), in DATA_DIR or DATA_DIR/{info.name}/"
+        )
     idx = ", ".join(
         f"{p}-{kind}-idx{n}-ubyte[.gz]"
         for p in IDX_PREFIXES.values()
@@ -68,6 +75,28 @@ def expected_files(info: DatasetInfo) -> str:
         f"either {info.name}.npz holding x_train, y_train, x_test, y_test (the keras.datasets "
         f"layout) or the four IDX files {idx}, in DATA_DIR or DATA_DIR/{info.name}/"
     )
+
+
+def local_files(info: DatasetInfo, data_dir: Path) -> list[Path]:
+    """The files `find_local` would read in `data_dir`, found by name only (nothing is read)."""
+    found = []
+    for folder in (data_dir / info.name, data_dir):
+        if info.is_text:
+            names = (*TEXT_TRAIN_FILES, *TEXT_TEST_FILES, "aclImdb")
+            found += [folder / n for n in names if (folder / n).exists()] + sorted(
+                folder.glob("aclImdb*.tar.gz")
+            )
+        else:
+            found += [folder / f"{info.name}.npz"] if (folder / f"{info.name}.npz").is_file() else []
+            found += [
+                p
+                for prefix in IDX_PREFIXES.values()
+                for kind, n in (("images", 3), ("labels", 1))
+                if (p := _idx_file(folder, prefix, kind, n)) is not None
+            ]
+        if found:
+            return found
+    return found
 
 
 def _idx_file(folder: Path, prefix: str, kind: str, ndim: int) -> Path | None:
@@ -175,10 +204,16 @@ def extract_once(archive: Path, cache: Path) -> Path:
 
     if cache.is_dir():
         return cache
-    with atomic_partial(cache) as tmp:
-        tmp.mkdir()
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+    try:
+        with atomic_partial(cache) as tmp:
+            tmp.mkdir()
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error) as err:
+        raise DataFormatError(
+            f"{archive} is truncated or not a .tar.gz archive ({err or type(err).__name__}); "
+            "download it again, or extract it into the data folder yourself."
+        ) from None
     return cache
 
 
@@ -255,10 +290,15 @@ def split_local(info: DatasetInfo, arrays: dict[str, Arrays], split: str, origin
     """The requested split of local arrays; validation is the last 10% of train."""
     conform = conform_text if info.is_text else conform_images
     x, y = conform(info, *arrays["test" if split == "test" else "train"], origin=str(origin))
-    if split == "test":
-        return x, y
-    cut = len(x) - int(len(x) * VALIDATION_FRACTION)
-    return (x[:cut], y[:cut]) if split == "train" else (x[cut:], y[cut:])
+    if split != "test":
+        cut = len(x) - int(len(x) * VALIDATION_FRACTION)
+        x, y = (x[:cut], y[:cut]) if split == "train" else (x[cut:], y[cut:])
+    if len(x) == 0:
+        raise DataFormatError(
+            f"{origin}: the {split} split of {info.name} has no examples; {info.name} needs "
+            f"{expected_files(info)}, with examples in them."
+        )
+    return x, y
 
 
 def tfds_split(info: DatasetInfo, split: str) -> str:
@@ -278,10 +318,17 @@ def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None, download: bo
     directory = str(data_dir) if data_dir else None
     builder = tfds.builder(info.tfds_name, data_dir=directory)
     if not builder.is_prepared():
+        offline = (
+            f"Offline, put {expected_files(info)} and pass --data-dir DATA_DIR "
+            "(or data_dir=..., or set MODELZOO_DATA_DIR)."
+        )
         if not download:
             raise DataNotFoundError(
-                f"{info.name!r} is not prepared in {builder.data_dir_root} and download=False."
+                f"{info.name!r} is not prepared in {builder.data_dir_root} and downloads are off. {offline}"
             )
+        unreachable = unresolvable(info.download_host)
+        if unreachable:
+            raise DataNotFoundError(f"Cannot download {info.name!r}: {unreachable}. {offline}")
         _download_and_prepare(builder, info)
     return tfds.load(
         info.tfds_name,
@@ -291,6 +338,29 @@ def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None, download: bo
         as_supervised=True,
         shuffle_files=False,
     )
+
+
+DNS_TIMEOUT_S = 5.0
+
+
+def unresolvable(host: str | None) -> str | None:
+    """Why `host` cannot be reached, when its name does not resolve within `DNS_TIMEOUT_S` (a
+    machine without internet); None otherwise. TFDS would retry ~40 times over 3.5 minutes."""
+    if host is None:
+        return None
+    import concurrent.futures
+    import socket
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        pool.submit(socket.getaddrinfo, host, 443).result(timeout=DNS_TIMEOUT_S)
+    except concurrent.futures.TimeoutError:
+        return f"the host {host} did not resolve within {DNS_TIMEOUT_S:.0f} s (no internet?)"
+    except OSError as err:
+        return f"the host {host} does not resolve ({err.strerror or err}; no internet?)"
+    finally:
+        pool.shutdown(wait=False)
+    return None
 
 
 def _download_and_prepare(builder, info: DatasetInfo) -> None:
