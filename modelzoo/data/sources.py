@@ -240,6 +240,10 @@ def find_local_text(info: DatasetInfo, data_dir: Path) -> dict[str, Arrays] | No
     return None
 
 
+_HELD_OUT_SAID: set[tuple[Path, str]] = set()
+"""Folders whose held-out test split was announced: once a process, not once per split loaded."""
+
+
 def _with_test_split(info: DatasetInfo, arrays: dict[str, Arrays], folder: Path) -> dict[str, Arrays]:
     """Shuffle train (seeded: files come sorted by class) and, when there is no test file,
     hold out a seeded 20% of it as test."""
@@ -248,10 +252,12 @@ def _with_test_split(info: DatasetInfo, arrays: dict[str, Arrays], folder: Path)
     x, y = x[order], y[order]
     if "test" not in arrays:
         cut = len(x) - round(len(x) * TEST_FRACTION)
-        logging.getLogger("modelzoo").warning(
-            "%s has no test split for %s; holding out a seeded %d%% of train (%d examples) as test.",
-            folder, info.name, round(100 * TEST_FRACTION), len(x) - cut,
-        )  # fmt: skip
+        if (folder, info.name) not in _HELD_OUT_SAID:
+            _HELD_OUT_SAID.add((folder, info.name))
+            logging.getLogger("modelzoo").warning(
+                "%s has no test split for %s; holding out a seeded %d%% of train (%d examples) as test.",
+                folder, info.name, round(100 * TEST_FRACTION), len(x) - cut,
+            )  # fmt: skip
         arrays["test"] = (x[cut:], y[cut:])
         x, y = x[:cut], y[:cut]
     arrays["train"] = (x, y)
