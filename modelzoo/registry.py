@@ -181,15 +181,20 @@ class Entry:
             else:
                 kwargs[ADAPT_PARAM] = None
         try:
-            return self.builder(info, model_name(self.name, data), **kwargs)
+            return self.builder(info, model_name(self.name, info), **kwargs)
         except ValueError as err:
             raise InvalidValueError(f"Cannot build {self.name} with {dict(hparams)}: {err}") from None
 
 
-def model_name(entry: str, data: FileData | None) -> str:
+def model_name(entry: str, info: DatasetInfo) -> str:
     """An entry's own name, or `<entry>_<data>` for a model of a user's data (`cnn_photos`):
-    its run folders and exports are its own, never mistaken for the entry's."""
-    return entry if data is None else f"{entry}_{data.info.name}"
+    its run folders and exports are its own, never mistaken for the entry's (`cnn` on a folder
+    named `mnist` is `cnn_mnist_files`, not the entry `cnn_mnist`)."""
+    if info.source != "files":
+        return entry
+    name = f"{entry}_{info.name}"
+    _load_builtin_models()
+    return f"{name}_files" if name in _REGISTRY else name
 
 
 def architectures_for(kind: str) -> list[str]:
@@ -430,7 +435,7 @@ class BuildRecord:
     @property
     def name(self) -> str:
         """The model's own name: the entry's, or `<entry>_<data>` for a user's data."""
-        return self.entry if self.info.source != "files" else f"{self.entry}_{self.info.name}"
+        return model_name(self.entry, self.info)
 
 
 def record_of(model: keras.Model) -> BuildRecord | None:

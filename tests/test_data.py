@@ -135,6 +135,8 @@ def test_failed_download_explains_what_to_put_where_and_leaves_nothing(tmp_path,
 
 
 def test_download_false_fails_at_once_when_data_is_not_local(tmp_path):
-    with pytest.raises(modelzoo.DataNotFoundError, match="downloads are off. Offline, put either cifar10.npz"):
+    with pytest.raises(
+        modelzoo.DataNotFoundError, match="downloads are off. Offline, put either cifar10.npz"
+    ):
         modelzoo.load_dataset("cifar10", "test", data_dir=tmp_path, download=False)
     assert list(tmp_path.iterdir()) == []

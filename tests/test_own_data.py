@@ -409,11 +409,17 @@ def test_column_names_with_spaces_become_valid_input_names(tmp_path):
     frame.to_csv(tmp_path / "customers.csv", index=False)
     data = modelzoo.load_files(tmp_path / "customers.csv", target="status")
     assert [c.name for c in data.info.columns] == ["age__years_", "home_city", "noise"]
-    assert (
-        "column 'home city' is the input 'home_city' (TF Serving input names have no spaces)"
-        in (data.report["notes"])
+    renamed = (
+        "2 columns renamed to valid input names: 'age (years)' -> 'age__years_', 'home city' -> 'home_city'"
     )
+    assert renamed in data.report["notes"]
     model = modelzoo.build("mlp", data=data, epochs=1)
     path = modelzoo.export(model, export_dir=tmp_path / "export")
     row = {"age__years_": 41, "home_city": "Paris", "noise": 0.0}
     assert serve(path, {"instances": [row]})["predictions"][0]["labels"] in ("churned", "stayed")
+
+
+def test_a_model_of_user_data_never_takes_an_entrys_name(tmp_path):
+    write_images(tmp_path / "digits", n=60, shape=(8, 8))
+    model = modelzoo.build("cnn", data=modelzoo.load_files(tmp_path / "digits"))
+    assert model.name == "cnn_digits_files" and modelzoo.describe(model).name == "cnn_digits_files"

@@ -154,8 +154,11 @@ class FileData:
             lines.append(f"  regression target {r.get('target')!r}: {r['target_range']}")
         if self.kind == "image":
             lines.append(f"  input {'x'.join(map(str, self.info.input_shape))} ({r['input_rule']})")
-        for column in r.get("columns", []):
-            lines.append(f"  column {column['name']!r}: {column['type']} ({column['why']})")
+        for kind, how in (("numeric", "normalised"), ("string", "looked up in the train vocabulary")):
+            names = [c["name"] for c in r.get("columns", []) if c["type"] == kind]
+            if names:
+                shown = ", ".join(names[:8]) + (f", ... ({len(names) - 8} more)" if len(names) > 8 else "")
+                lines.append(f"  {len(names)} {kind} column{'s' * (len(names) > 1)} ({how}): {shown}")
         for dropped in r.get("dropped_columns", []):
             lines.append(f"  column {dropped['name']!r} left out: {dropped['why']}")
         if r["skipped"]:
@@ -604,8 +607,9 @@ def read_tables(
             str(h) for h in pd.util.hash_pandas_object(frame[list(spec)].astype(str), index=False).to_numpy()
         ]
         renamed = input_names(list(spec))
-        notes += [f"column {h!r} is the input {n!r} (TF Serving input names have no spaces)"
-                  for h, n in renamed.items() if h != n]  # fmt: skip
+        changed = [f"{h!r} -> {n!r}" for h, n in renamed.items() if h != n]
+        if changed:
+            notes.append(f"{len(changed)} columns renamed to valid input names: {', '.join(changed)}")
         features = {}
         for column, (kind_of, _) in spec.items():
             values = frame[column]
