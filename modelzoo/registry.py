@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from modelzoo import distribute
 from modelzoo.data import DatasetInfo, FileData, dataset_info, load_dataset
-from modelzoo.errors import InvalidValueError, unknown_name
+from modelzoo.errors import InvalidValueError, ModelZooError, unknown_name
 from modelzoo.fields import check_value
 from modelzoo.recipes import Recipe
 
@@ -182,6 +182,8 @@ class Entry:
                 kwargs[ADAPT_PARAM] = None
         try:
             return self.builder(info, model_name(self.name, info), **kwargs)
+        except ModelZooError:  # the data read for adapting was wrong: its own message says how
+            raise
         except ValueError as err:
             raise InvalidValueError(f"Cannot build {self.name} with {dict(hparams)}: {err}") from None
 
