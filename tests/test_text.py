@@ -42,6 +42,19 @@ def test_text_entry_round_trips_through_keras_file(name, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
+@pytest.mark.parametrize("name", TEXT_ENTRIES)
+def test_text_entry_predicts_on_lists_string_arrays_and_empty_batches(name):
+    texts, _ = sentiment_corpus(60, seed=4)
+    model = modelzoo.build(name, adapt_data=tf.data.Dataset.from_tensor_slices(texts).batch(64))
+    expected = np.asarray(model.predict(strings(texts[:3]), verbose=0))
+    for given in (texts[:3], np.array(texts[:3])):  # a list, a <U... array
+        np.testing.assert_allclose(np.asarray(model.predict(given, verbose=0)), expected, atol=1e-6)
+    if name.startswith("bert"):
+        return  # keras-hub's task: a tuple or an empty batch still fail inside Keras (left open)
+    np.testing.assert_allclose(model.predict(tuple(texts[:3]), verbose=0), expected, atol=1e-6)
+    assert model.predict(strings([]), verbose=0).shape == (0, *expected.shape[1:])
+
+
 @pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])
 def test_non_string_batch_is_refused(name, sst2_dir):
     model = modelzoo.build(name, data_dir=sst2_dir)

@@ -7,6 +7,7 @@ takes what a client has (raw 0-255 pixels, raw feature values) and an export nee
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from modelzoo.data import DatasetInfo
 from modelzoo.registry import AdaptData, client_inputs
@@ -19,6 +20,20 @@ def model_input(info: DatasetInfo) -> keras.KerasTensor | dict[str, keras.KerasT
     (integer pixels are cast on the way in); for a table with columns, one input per column."""
     inputs = {s.name: keras.Input(shape=s.shape[1:], name=s.name, dtype=s.dtype) for s in client_inputs(info)}
     return inputs if info.columns else next(iter(inputs.values()))
+
+
+@keras.saving.register_keras_serializable(package="modelzoo")
+class TextModel(keras.Model):
+    """A functional model on raw strings whose `predict` takes what people pass: a list of
+    strings, any NumPy string array (`np.array(["..."])` is `<U…`, which Keras refuses), or an
+    empty batch (Keras' predict loop fails on zero steps). keras-hub's BERT tasks do this already."""
+
+    def predict(self, x, *args, **kwargs):
+        if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype.kind in "USO"):
+            x = np.asarray(x, dtype=object).reshape(-1)
+        if isinstance(x, np.ndarray) and len(x) == 0:
+            return np.zeros((0, *self.outputs[0].shape[1:]), dtype=self.outputs[0].dtype)
+        return super().predict(x, *args, **kwargs)
 
 
 def vectorize(

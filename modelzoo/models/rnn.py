@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import head, model_input, vectorize
+from modelzoo.models.common import TextModel, head, model_input, vectorize
 from modelzoo.recipes import TEXT_CLASSIFIER
 from modelzoo.registry import AdaptData, Target, register
 
@@ -41,4 +41,4 @@ def rnn(
     x = keras.layers.Embedding(max_tokens, embedding_dim, mask_zero=True, name="embed")(x)
     x = keras.layers.Bidirectional(CELLS[cell](units), name=f"bi{cell}")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    return keras.Model(inputs, head(x, info), name=name)
+    return TextModel(inputs, head(x, info), name=name)

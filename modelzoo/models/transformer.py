@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import head, model_input, vectorize
+from modelzoo.models.common import TextModel, head, model_input, vectorize
 from modelzoo.recipes import TEXT_CLASSIFIER
 from modelzoo.registry import AdaptData, Target, register
 
@@ -43,4 +43,4 @@ def transformer(
         x = TransformerEncoder(intermediate_dim, num_heads, dropout=dropout, name=f"encoder_{i}")(x)
     x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    return keras.Model(inputs, head(x, info), name=name)
+    return TextModel(inputs, head(x, info), name=name)
