@@ -14,6 +14,11 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from modelzoo.tfstartup import startup_chatter_hidden  # noqa: E402
+
+with startup_chatter_hidden():
+    import tensorflow  # noqa: F401
+
 import keras  # noqa: E402
 
 if keras.backend.backend() != "tensorflow":

@@ -331,7 +331,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    import tensorflow as tf
+
     from modelzoo.errors import ModelZooError
+    from modelzoo.tfstartup import startup_chatter_hidden
+
+    with startup_chatter_hidden():  # cuInit's ERROR on a CPU machine, before any command prints
+        tf.config.list_logical_devices()
 
     if args.no_download:
         os.environ["MODELZOO_NO_DOWNLOAD"] = "1"

@@ -211,3 +211,17 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path):
         "modelzoo train: interrupted; run the same command again to resume after the last finished epoch."
     )
     assert "Traceback" not in stderr
+
+
+def test_tensorflow_start_up_chatter_is_hidden_and_real_errors_are_not(tmp_path, capfd):
+    from modelzoo.tfstartup import startup_chatter_hidden
+
+    result = run_cli("list", "*digits", cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-2000:]
+    with startup_chatter_hidden():
+        os.write(
+            2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        )
+        os.write(2, b"E0000 00:00:1795643773.618330    7241 cuda_platform.cc:52] failed call to cuInit: x\n")
+        os.write(2, b"a real error\n")
+    assert capfd.readouterr().err == "a real error\n"

@@ -1,0 +1,44 @@
+"""TensorFlow imported quietly: its start-up lines on a CPU machine (oneDNN, no CUDA driver,
+cuInit failed, CPU instructions) are printed by absl before its logging is set up, so
+TF_CPP_MIN_LOG_LEVEL no longer hides them, and every `modelzoo` command began with five of them,
+one an ERROR. The package imports TensorFlow inside `startup_chatter_hidden`; the CLI also
+initialises the devices inside it (where cuInit fails on a CPU machine). A library user's devices
+are not initialised at import, so they can still be configured (memory growth, logical CPUs)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
+STARTUP_CHATTER = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} [\d:.]+\s+\d+ (port|cudart_stub|cpu_feature_guard|cuda_platform|cuda_executor"
+    r"|cuda_dnn|cuda_fft|cuda_blas)\.cc:\d+\] .*"
+    r"|To enable the following instructions: .*)$"
+)
+"""TensorFlow's start-up lines on a CPU machine (oneDNN, no CUDA driver, cuInit failed, CPU
+instructions): absl prints them before its logging is set up, so TF_CPP_MIN_LOG_LEVEL no longer
+hides them."""
+
+
+@contextlib.contextmanager
+def startup_chatter_hidden() -> Iterator[None]:
+    """Run the block with stderr (fd 2, where absl writes) captured, then pass on every captured
+    line that is not start-up chatter, so a real error still shows."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if line.strip() and not STARTUP_CHATTER.match(line):
+                    print(line, file=sys.stderr)
