@@ -30,7 +30,11 @@ def startup_chatter_hidden() -> Iterator[None]:
     """Run the block with stderr (fd 2, where absl writes) captured, then pass on every captured
     line that is not start-up chatter, so a real error still shows."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a daemon): nothing to hide
+        yield
+        return
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
