@@ -131,6 +131,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from modelzoo.errors import InvalidValueError
     from modelzoo.export import export
     from modelzoo.registry import build, record_of
+    from modelzoo.tfstartup import devices_initialised_quietly
     from modelzoo.training import evaluate, find_unfinished, fit, is_unfinished, run_config, split_of
 
     overrides = parse_sets(args.name, args.set)
@@ -138,6 +139,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         overrides["epochs"] = args.epochs
     data = load_user_data(args) if args.data else None
     strategy = distribute.make_strategy(args.strategy)
+    devices_initialised_quietly()
     model = build(
         args.name, data=data, data_dir=args.data_dir, strategy=strategy, init_from=args.init_from, **overrides
     )
@@ -331,13 +333,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    import tensorflow as tf
-
     from modelzoo.errors import ModelZooError
-    from modelzoo.tfstartup import startup_chatter_hidden
+    from modelzoo.tfstartup import devices_initialised_quietly
 
-    with startup_chatter_hidden():  # cuInit's ERROR on a CPU machine, before any command prints
-        tf.config.list_logical_devices()
+    if args.command != "train":  # train first sets up its tf.distribute strategy (collective ops)
+        devices_initialised_quietly()
 
     if args.no_download:
         os.environ["MODELZOO_NO_DOWNLOAD"] = "1"

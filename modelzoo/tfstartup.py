@@ -46,3 +46,13 @@ def startup_chatter_hidden() -> Iterator[None]:
             for line in capture.read().decode(errors="replace").splitlines():
                 if line.strip() and not STARTUP_CHATTER.match(line):
                     print(line, file=sys.stderr)
+
+
+def devices_initialised_quietly() -> None:
+    """Initialise TensorFlow's devices (where cuInit fails with an ERROR line on a CPU machine)
+    with that chatter hidden: for the CLI, after any tf.distribute strategy is made, since a
+    multi-worker strategy must configure collective ops before the devices start."""
+    import tensorflow as tf
+
+    with startup_chatter_hidden():
+        tf.config.list_logical_devices()
