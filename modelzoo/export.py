@@ -356,25 +356,25 @@ MAX_SERVED_DIFF = 1e-5
 
 
 def served_vs_keras(
-    model: keras.Model, info: DatasetInfo, saved_model_dir: Path, examples: Examples | None
+    model: keras.Model, info: DatasetInfo, served: Mapping[str, Any], examples: Examples | None
 ) -> dict[str, Any]:
-    """Run `serving_default` of the written SavedModel (reloaded by TensorFlow, no Keras objects)
+    """Run `serving_default` of the written SavedModel (`served`: its signatures, reloaded by
+    TensorFlow, no Keras objects)
     and the Keras model on the warm-up examples (or, when the data is not at hand, zeros / short
     strings of the input's shape); refuse the export when a number differs by more than
     `MAX_SERVED_DIFF` or a label differs."""
     if examples is None:
-        rows = 2
         synthetic = {
             spec.name: np.array(["a short text", ""], dtype=object)
             if spec.dtype == "string"
-            else np.zeros((rows, *spec.shape[1:]), np.float32)
+            else np.zeros((2, *spec.shape[1:]), np.float32)
             for spec in client_inputs(info)
         }
         examples, kind = synthetic, "synthetic inputs"
     else:
         kind = "warm-up examples"
     inputs = as_request(info, examples, max(WARMUP_BATCH_SIZES))
-    served = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"](**inputs)
+    served = served["serving_default"](**inputs)
     expected = serving_outputs(model, info, inputs if info.columns else next(iter(inputs.values())))
     worst = 0.0
     for key, value in expected.items():
@@ -404,13 +404,14 @@ def write_model_card(
     examples: Examples | None,
     warmups: int,
     agreement: dict[str, Any],
+    served: Mapping[str, Any],
     data_dir: str | os.PathLike | None = None,
 ) -> None:
-    """`assets.extra/model_card.json` and `README.md`: what this artifact is and how to call it."""
+    """`assets.extra/model_card.json` and `README.md`: what this artifact is and how to call it
+    (`served`: the written SavedModel's signatures)."""
     from modelzoo.training import versions
 
     recipe = record.recipe.to_dict()
-    served = tf.saved_model.load(str(version_dir)).signatures
     signatures = signature_specs(served)
     card: dict[str, Any] = {
         "name": name,
@@ -574,10 +575,21 @@ def export(
             serving_archive(model, info).write_out(str(tmp), verbose=False)
             set_method_names(tmp)
             examples = warmup_examples(record, data_dir)
-            agreement = served_vs_keras(model, info, tmp, examples)
+            served = tf.saved_model.load(str(tmp)).signatures  # loaded once: the check and the card
+            agreement = served_vs_keras(model, info, served, examples)
             warmups = write_warmup(tmp, name, info, examples) if examples is not None else 0
             write_model_card(
-                tmp, name, version, record, info, metrics or {}, examples, warmups, agreement, data_dir
+                tmp,
+                name,
+                version,
+                record,
+                info,
+                metrics or {},
+                examples,
+                warmups,
+                agreement,
+                served,
+                data_dir,
             )
         check_servable(tmp)
     write_models_config(Path(export_dir))

@@ -39,6 +39,8 @@ import tensorflow as tf
 
 from modelzoo import atomic
 from modelzoo.data.catalog import TEST_FRACTION, VALIDATION_FRACTION, Column, DatasetInfo
+from modelzoo.data.sources import SPLIT_SEED
+from modelzoo.data.sources import TEXT_COLUMNS as GLUE_TEXT_COLUMNS
 from modelzoo.errors import DataFormatError, DataNotFoundError, InvalidValueError, unknown_name
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -47,10 +49,9 @@ PIL_FORMATS = {"PNG", "JPEG", "BMP", "GIF", "MPO"}
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json")
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
 LABEL_COLUMNS = ("label", "labels", "target", "class", "category", "sentiment", "y")
-TEXT_COLUMNS = ("sentence", "text", "content", "review", "body", "document")
+TEXT_COLUMNS = (*GLUE_TEXT_COLUMNS, "body", "document")
 KINDS = ("image", "table", "text")
 TASKS = ("classification", "regression")
-SPLIT_SEED = 0
 MAX_CORRUPT_SHARE = 0.05
 """Unreadable images are skipped and listed; above this share of a folder the data is refused."""
 MAX_IMAGE_SIDE = 256
