@@ -167,9 +167,10 @@ def fit_head_first(
 
 def check_labels(model: keras.Model, record: BuildRecord, data: Data | None) -> None:
     """Refuse labels the model's head cannot learn: class indices outside 0..classes-1 (or
-    outside {0, 1} for one sigmoid unit), fractions for classes, text for numbers. A tf.data
-    dataset is checked on its first batch. Keras would train on them without a word (labels 0/1/2
-    on a sigmoid head end at 50% accuracy)."""
+    outside {0, 1} for one sigmoid unit), fractions for classes, text for numbers, and arrays of at
+    least ten examples per class that leave classes out (another dataset's classes would be
+    served under this one's names). A tf.data dataset is checked on its first batch. Keras would
+    train on them without a word (labels 0/1/2 on a sigmoid head end at 50% accuracy)."""
     if data is None:
         return
     if isinstance(data, tf.data.Dataset):
@@ -195,11 +196,18 @@ def check_labels(model: keras.Model, record: BuildRecord, data: Data | None) -> 
             f"Labels for {model.name} must be class indices, got fractions such as {flat[0]}."
         )
     seen = np.unique(flat.astype(np.int64))
+    named = f"{', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''}"
+    own_classes = "build the model for your data, modelzoo.build(name, data=modelzoo.load_files(PATH))"
     if seen.min() < 0 or seen.max() >= len(classes):
         raise DataFormatError(
-            f"Labels for {model.name} must be class indices 0..{len(classes) - 1} ({', '.join(classes[:4])}"
-            f"{', ...' if len(classes) > 4 else ''}), got {', '.join(map(str, seen[:6]))}: for other "
-            "classes, build the model for your data, modelzoo.build(name, data=modelzoo.load_files(PATH))."
+            f"Labels for {model.name} must be class indices 0..{len(classes) - 1} ({named}), got "
+            f"{', '.join(map(str, seen[:6]))}: for other classes, {own_classes}."
+        )
+    if not isinstance(data, tf.data.Dataset) and len(seen) < len(classes) and flat.size >= 10 * len(classes):
+        raise DataFormatError(
+            f"Labels for {model.name} use {len(seen)} of its {len(classes)} classes ({named}) in {flat.size} "
+            f"examples: it would learn and serve names of classes your data does not have. For your "
+            f"classes, {own_classes}."
         )
 
 
@@ -264,6 +272,9 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
         raise ModelZooError(
             f"No checkpoint at {path}: pass a .keras file or a run folder holding {BEST_CHECKPOINT}."
         )
+    from modelzoo.models.bert import task_class
+
+    task_class()  # registered before a BERT checkpoint names it
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=RECOMPILED_ON_LOAD)

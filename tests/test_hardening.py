@@ -156,6 +156,9 @@ def test_labels_the_head_cannot_learn_are_refused():
         modelzoo.fit(modelzoo.build("mlp_breast_cancer", epochs=1), (x, np.arange(30) % 3), verbose=0)
     with pytest.raises(DataFormatError, match="must be class indices, got fractions"):
         modelzoo.fit(modelzoo.build("mlp_breast_cancer", epochs=1), (x, np.full(30, 0.5)), verbose=0)
+    x = np.random.default_rng(0).integers(0, 255, size=(100, 8, 8, 1), dtype=np.uint8)
+    with pytest.raises(DataFormatError, match=r"use 3 of its 10 classes \(0, 1, 2, 3, ...\) in 100 examples"):
+        modelzoo.fit(modelzoo.build("mlp_digits", epochs=1), (x, np.arange(100) % 3), verbose=0)
 
 
 def test_resumed_early_stopping_keeps_its_count(tmp_path):

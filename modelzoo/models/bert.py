@@ -1,6 +1,7 @@
 """BERT sentence classifiers from keras-hub: a pretrained preset fine-tuned, or a small BERT from config.
 
-The model is keras-hub's `BertTextClassifier`: a `BertBackbone`, a classification head and, attached
+The model is keras-hub's `BertTextClassifier` (as `task_class()`, which predicts on the batches
+people pass, see `TextBatches`): a `BertBackbone`, a classification head and, attached
 as its `preprocessor`, a `BertTextClassifierPreprocessor` holding the `BertTokenizer`. So
 `model.predict(["a gripping film"])` takes raw strings, the vocabulary travels inside `.keras` files,
 and an export tokenizes in the graph with tensorflow-text ops.
@@ -15,6 +16,7 @@ hyperparameters (BERT-Tiny by default) with a WordPiece vocabulary computed from
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import keras
 
 from modelzoo.data import DatasetInfo
 from modelzoo.errors import InvalidValueError, MissingPackageError, UnknownNameError
+from modelzoo.models.common import TextBatches
 from modelzoo.recipes import BERT_FINETUNE
 from modelzoo.registry import AdaptData, Target, register
 
@@ -77,8 +80,46 @@ def has_head(preset: str, num_classes: int) -> bool:
 
     if not check_file_exists(preset, TASK_CONFIG_FILE):
         return False
+    from keras_hub.models import BertTextClassifier
+    from keras_hub.src.utils.preset_utils import check_config_class
+
+    task_class()  # registered: a preset saved from a modelzoo model names it
     task = load_json(preset, TASK_CONFIG_FILE)
-    return task.get("class_name") == "BertTextClassifier" and task["config"].get("num_classes") == num_classes
+    return (
+        issubclass(check_config_class(task), BertTextClassifier)
+        and task["config"].get("num_classes") == num_classes
+    )
+
+
+@functools.cache
+def task_class() -> type[keras.Model]:
+    """keras-hub's `BertTextClassifier` with `TextBatches`' predict, registered for safe-mode
+    loading. Made on first use: importing keras-hub takes most of a second."""
+    from keras_hub.models import BertTextClassifier
+
+    @keras.saving.register_keras_serializable(package="modelzoo")
+    class BertClassifier(TextBatches, BertTextClassifier):
+        pass
+
+    return BertClassifier
+
+
+def with_task_class(task: keras.Model) -> keras.Model:
+    """`task` (a `BertTextClassifier` a preset holds) as `task_class()`: same encoder,
+    preprocessor and head weights."""
+    cls = task_class()
+    if isinstance(task, cls):
+        return task
+    model = cls(
+        task.backbone,
+        task.num_classes,
+        preprocessor=task.preprocessor,
+        activation=task.activation,
+        dropout=task.dropout,
+        name=task.name,
+    )
+    model.output_dense.set_weights(task.output_dense.get_weights())
+    return model
 
 
 def word_piece_vocabulary(adapt_data: AdaptData, size: int) -> list[str]:
@@ -131,9 +172,10 @@ def bert(
         try:
             preprocessor = BertTextClassifierPreprocessor.from_preset(path, sequence_length=sequence_length)
             head = {} if has_head(path, num_classes) else {"num_classes": num_classes}
-            return BertTextClassifier.from_preset(
+            task = BertTextClassifier.from_preset(
                 path, preprocessor=preprocessor, dropout=dropout, name=name, **head
             )
+            return with_task_class(task)
         except (KeyError, OSError) as err:
             raise ValueError(f"preset {preset!r} is incomplete or not a BERT: missing {err}") from None
     tokenizer = BertTokenizer(vocabulary=word_piece_vocabulary(adapt_data, vocabulary_size), lowercase=True)
@@ -147,4 +189,4 @@ def bert(
         max_sequence_length=sequence_length,
     )
     preprocessor = BertTextClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
-    return BertTextClassifier(backbone, num_classes, preprocessor=preprocessor, dropout=dropout, name=name)
+    return task_class()(backbone, num_classes, preprocessor=preprocessor, dropout=dropout, name=name)

@@ -22,11 +22,10 @@ def model_input(info: DatasetInfo) -> keras.KerasTensor | dict[str, keras.KerasT
     return inputs if info.columns else next(iter(inputs.values()))
 
 
-@keras.saving.register_keras_serializable(package="modelzoo")
-class TextModel(keras.Model):
-    """A functional model on raw strings whose `predict` takes what people pass: a list of
+class TextBatches:
+    """Mixed into a text model so its `predict` takes what people pass: a list or tuple of
     strings, any NumPy string array (`np.array(["..."])` is `<U…`, which Keras refuses), or an
-    empty batch (Keras' predict loop fails on zero steps). keras-hub's BERT tasks do this already."""
+    empty batch (Keras' predict loop fails on zero steps)."""
 
     def predict(self, x, *args, **kwargs):
         if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype.kind in "USO"):
@@ -34,6 +33,11 @@ class TextModel(keras.Model):
         if isinstance(x, np.ndarray) and len(x) == 0:
             return np.zeros((0, *self.outputs[0].shape[1:]), dtype=self.outputs[0].dtype)
         return super().predict(x, *args, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="modelzoo")
+class TextModel(TextBatches, keras.Model):
+    """A functional model on raw strings (RNN, GRU, Transformer) that predicts on `TextBatches`."""
 
 
 def vectorize(
