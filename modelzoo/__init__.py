@@ -39,6 +39,7 @@ from modelzoo.errors import (  # noqa: E402
     ModelZooError,
     UnknownNameError,
 )
+from modelzoo.evaluation import Report  # noqa: E402
 from modelzoo.export import export  # noqa: E402
 from modelzoo.recipes import RECIPES, Recipe  # noqa: E402
 from modelzoo.registry import (  # noqa: E402
@@ -62,6 +63,7 @@ __all__ = [
     "MissingPackageError",
     "ModelZooError",
     "Recipe",
+    "Report",
     "Target",
     "UnknownNameError",
     "build",

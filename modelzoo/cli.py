@@ -160,13 +160,22 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"Run folder: {run_dir} ({state}; strategy {args.strategy}, {strategy.num_replicas_in_sync} replicas)"
     )
     fit(model, train, val, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
-    metrics = evaluate(model, split="test", data_dir=args.data_dir)
-    print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    report = evaluate(model, split="test", data_dir=args.data_dir, report=True)
+    print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
+    print(report.table())
     if not chief:
         return
-    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
+    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": report.metrics}, indent=2) + "\n")
+    print("Report: " + ", ".join(str(p) for p in report.write(run_dir)))
     if args.export_dir:
-        path = export(model, None, args.export_dir, metrics=metrics, data_dir=args.data_dir)
+        path = export(
+            model,
+            None,
+            args.export_dir,
+            metrics=report.metrics,
+            evaluation=report.summary(),
+            data_dir=args.data_dir,
+        )
         print(f"Exported: {path}")
 
 
@@ -197,8 +206,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     model = load_checkpoint(args.checkpoint)
     record = record_of(model) or get_entry(args.name)
     refuse_unused_data_dir(record.info, args.data_dir)
-    metrics = evaluate(model, args.name, split=args.split, data_dir=args.data_dir)
-    print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    report = evaluate(model, args.name, split=args.split, data_dir=args.data_dir, report=True)
+    print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
+    print(report.table())
+    checkpoint = Path(args.checkpoint)
+    print(
+        "Report: "
+        + ", ".join(str(p) for p in report.write(checkpoint if checkpoint.is_dir() else checkpoint.parent))
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -209,15 +224,31 @@ def cmd_export(args: argparse.Namespace) -> None:
     model = load_checkpoint(args.checkpoint)
     if record_of(model) is None:
         get_entry(args.name)
+    metrics, evaluation = run_results(Path(args.checkpoint))
     path = export(
         model,
         args.name,
         args.export_dir,
         version=args.version,
         overwrite=args.overwrite,
+        metrics=metrics,
+        evaluation=evaluation,
         data_dir=args.data_dir,
     )
     print(f"Exported: {path}")
+
+
+def run_results(checkpoint: Path) -> tuple[dict[str, float] | None, dict | None]:
+    """The test metrics and evaluation summary a run folder holds, for the model card."""
+    from modelzoo.evaluation import Report
+
+    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    metrics = folder / "metrics.json"
+    report = folder / "evaluation.json"
+    return (
+        json.loads(metrics.read_text()).get("test") if metrics.is_file() else None,
+        Report.from_dict(json.loads(report.read_text())).summary() if report.is_file() else None,
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -401,6 +401,7 @@ def write_model_card(
     record: BuildRecord,
     info: DatasetInfo,
     metrics: dict[str, float],
+    evaluation: dict[str, Any] | None,
     examples: Examples | None,
     warmups: int,
     agreement: dict[str, Any],
@@ -428,6 +429,7 @@ def write_model_card(
         "recipe": recipe,
         "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest(),
         "metrics": metrics,
+        "evaluation": evaluation,
         "versions": versions(),
         "min_tf_serving_version": ".".join(tf.__version__.split(".")[:2]) + ".0",
         "ops_outside_core_tensorflow": non_core_ops(version_dir),
@@ -472,6 +474,7 @@ def write_model_card(
         f"- entry `{record.entry}`, dataset `{info.name}`, task `{info.task}`",
         f"- classes: {', '.join(info.class_names) or '- (regression)'}",
         f"- metrics at training: {json.dumps(metrics) if metrics else 'not given'}",
+        f"- evaluation: {evaluation_line(evaluation)}",
         f"- recipe `{recipe['name']}` (sha256 {card['recipe_sha256'][:12]})",
         f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}; needs TF Serving >= "
         f"{card['min_tf_serving_version']}",
@@ -497,6 +500,21 @@ def write_model_card(
         "```",
     ]
     (extra / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def evaluation_line(summary: dict[str, Any] | None) -> str:
+    """The model card's one line on the evaluation report."""
+    if summary is None:
+        return "not given"
+    if "accuracy" not in summary:
+        errors = f"MAE {summary['mae']:.4g}, R² {summary['r2']:.4f}"
+        return f"{summary['split']} ({summary['examples']} examples): {errors}"
+    weakest = min(summary["f1_per_class"].items(), key=lambda kv: kv[1])
+    confused = f"; most confused {', '.join(summary['most_confused'])}" if summary["most_confused"] else ""
+    return (
+        f"{summary['split']} ({summary['examples']} examples): accuracy {summary['accuracy']:.4f}, macro F1 "
+        f"{summary['macro_f1']:.4f}, lowest F1 {weakest[1]:.4f} ({weakest[0]}){confused}"
+    )
 
 
 BATCHING_PARAMETERS = """\
@@ -546,6 +564,7 @@ def export(
     version: int | None = None,
     overwrite: bool = False,
     metrics: dict[str, float] | None = None,
+    evaluation: dict[str, Any] | None = None,
     data_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write `model` as SavedModel version `version` (default: the next integer) of `name`
@@ -553,8 +572,8 @@ def export(
 
     An entry's model gets the named serving signatures, warm-up requests built from real test
     examples (when its dataset is at hand: `data_dir`, or the user's data it was built on), and a
-    model card quoting `metrics`. Any other Keras model is exported with `model.export`'s default
-    signature."""
+    model card quoting `metrics` and `evaluation` (`Report.summary()`). Any other Keras model is
+    exported with `model.export`'s default signature."""
     record = record_of(model)
     name = name or (record.name if record else model.name)
     base = Path(export_dir) / name
@@ -585,6 +604,7 @@ def export(
                 record,
                 info,
                 metrics or {},
+                evaluation,
                 examples,
                 warmups,
                 agreement,

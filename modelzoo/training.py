@@ -23,10 +23,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo import atomic, distribute
+from modelzoo import atomic, distribute, evaluation
 from modelzoo.data import DatasetInfo, FileData, data_source, load_dataset
 from modelzoo.data.files import load_files_again
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
+from modelzoo.evaluation import Report
 from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
 from modelzoo.registry import BuildRecord, Target, build, get_entry, list_models, record_of
 
@@ -311,9 +312,12 @@ def evaluate(
     *,
     split: str = "test",
     data_dir: str | os.PathLike | None = None,
-) -> dict[str, float]:
+    report: bool = False,
+) -> dict[str, float] | Report:
     """Metrics of `model` on a split of the data it was built for (a user's files, or its
-    entry's dataset); a plain Keras model names the entry whose dataset to use (`name`)."""
+    entry's dataset); a plain Keras model names the entry whose dataset to use (`name`). With
+    `report`, the whole evaluation (`modelzoo.evaluation.Report`): per-class scores, confusion
+    matrix, the most confident mistakes."""
     record = record_of(model)
     if record is None:
         if name is None:
@@ -325,7 +329,10 @@ def evaluate(
     elif name is not None and name not in (record.entry, record.name):
         raise InvalidValueError(f"This model was built as {record.name!r}, not {name!r}.")
     data = split_of(record, split, record.recipe.batch_size, data_dir)
-    return {k: float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
+    metrics = {k: float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
+    if not report:
+        return metrics
+    return evaluation.report(model, record.info, data, split, metrics, name=record.name)
 
 
 def run_config(model: keras.Model, record: BuildRecord | None) -> dict[str, Any]:

@@ -36,7 +36,8 @@ def test_train_evaluate_export_on_digits(tmp_path):
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs" / "mlp_digits").iterdir()
-    for name in ("best.keras", "config.json", "history.json", "curves.png", "metrics.json"):
+    files = ("best.keras", "config.json", "history.json", "curves.png", "metrics.json", "evaluation.json")
+    for name in (*files, "confusion_matrix.png", "mistakes.png"):
         assert (run_dir / name).is_file(), name
     history = json.loads((run_dir / "history.json").read_text())
     assert history["epoch"] == [1, 2, 3, 4]
@@ -45,14 +46,27 @@ def test_train_evaluate_export_on_digits(tmp_path):
     test_accuracy = json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"]
     assert "Epoch 4/4" in trained.stdout and f"accuracy={test_accuracy:.4f}" in trained.stdout
     assert (tmp_path / "saved_models" / "mlp_digits" / "1" / "saved_model.pb").is_file()
+    report = json.loads((run_dir / "evaluation.json").read_text())
+    assert report["examples"] == 359 and "most confused:" in trained.stdout
+    card = json.loads((tmp_path / "saved_models/mlp_digits/1/assets.extra/model_card.json").read_text())
+    assert card["evaluation"]["accuracy"] == pytest.approx(test_accuracy, abs=1e-6)
+    assert set(card["evaluation"]["f1_per_class"]) == {str(d) for d in range(10)}
 
-    evaluated = run_cli("evaluate", "mlp_digits", "--checkpoint", str(run_dir), cwd=tmp_path)
+    evaluated = run_cli(
+        "evaluate", "mlp_digits", "--checkpoint", str(run_dir), "--split", "validation", cwd=tmp_path
+    )
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
-    assert f"mlp_digits on test: accuracy={test_accuracy:.4f}" in evaluated.stdout
+    assert (
+        "mlp_digits on validation: accuracy=" in evaluated.stdout and "precision  recall" in evaluated.stdout
+    )
+    validation = json.loads((run_dir / "evaluation-validation.json").read_text())
+    assert validation["split"] == "validation" and (run_dir / "confusion_matrix-validation.png").is_file()
 
     exported = run_cli("export", "mlp_digits", "--checkpoint", str(run_dir / "best.keras"), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert (tmp_path / "saved_models" / "mlp_digits" / "2" / "saved_model.pb").is_file()
+    card = json.loads((tmp_path / "saved_models/mlp_digits/2/assets.extra/model_card.json").read_text())
+    assert card["evaluation"]["examples"] == 359 and card["metrics"]["accuracy"] == test_accuracy
 
     again = run_cli("export", "mlp_digits", "--checkpoint", str(run_dir), "--version", "1", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
