@@ -43,17 +43,25 @@ from modelzoo.evaluation import Report  # noqa: E402
 from modelzoo.export import export  # noqa: E402
 from modelzoo.recipes import RECIPES, Recipe  # noqa: E402
 from modelzoo.registry import (  # noqa: E402
+    Choice,
+    Float,
+    Int,
     Target,
     build,
     describe,
     list_architectures,
     list_models,
     register,
+    search_space,
 )
 from modelzoo.training import evaluate, fit, load_checkpoint  # noqa: E402
+from modelzoo.tuning import tune  # noqa: E402
 
 __all__ = [
     "RECIPES",
+    "Choice",
+    "Float",
+    "Int",
     "DataFormatError",
     "DataNotFoundError",
     "DatasetInfo",
@@ -79,4 +87,6 @@ __all__ = [
     "load_dataset",
     "load_files",
     "register",
+    "search_space",
+    "tune",
 ]

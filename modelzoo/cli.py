@@ -133,8 +133,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     from modelzoo.registry import build, record_of
     from modelzoo.tfstartup import devices_initialised_quietly
     from modelzoo.training import evaluate, find_unfinished, fit, is_unfinished, run_config, split_of
+    from modelzoo.tuning import read_best
 
-    overrides = parse_sets(args.name, args.set)
+    overrides = read_best(args.hparams, args.name) if args.hparams else {}
+    overrides |= parse_sets(args.name, args.set)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     data = load_user_data(args) if args.data else None
@@ -177,6 +179,40 @@ def cmd_train(args: argparse.Namespace) -> None:
             data_dir=args.data_dir,
         )
         print(f"Exported: {path}")
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from modelzoo.errors import InvalidValueError
+    from modelzoo.tuning import tune
+
+    search = {}
+    for pair in args.search:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise InvalidValueError(
+                f"--search takes KEY=RANGE (units=32..256, dropout=0..0.5), got {pair!r}."
+            )
+        search[key.strip()] = text.strip()
+    data = load_user_data(args) if args.data else None
+    given = [f"--data {args.data}"] if args.data else []
+    given += [
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k in ("target", "text_column") and v
+    ]
+    result = tune(
+        args.name,
+        trials=args.trials,
+        max_epochs=args.max_epochs,
+        algorithm=args.algorithm,
+        search=search,
+        data=data,
+        data_dir=args.data_dir,
+        runs_dir=args.runs_dir,
+        data_arguments=" ".join(given + ([f"--data-dir {args.data_dir}"] if args.data_dir else [])),
+    )
+    print(result.table())
+    print(f"Best {result.objective}: {result.best['score']:.4f} (trial {result.best['trial_id']})")
+    print(f"Train with it: {result.command}")
+    print(f"  or: modelzoo train {args.name} --hparams {result.folder / 'best.json'}")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -251,6 +287,34 @@ def run_results(checkpoint: Path) -> tuple[dict[str, float] | None, dict | None]
     )
 
 
+def add_data_arguments(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The options that read a user's files (`--data` and how to read it), for train and tune."""
+    own = p.add_argument_group("your own data")
+    own.add_argument(
+        "--data",
+        help="an image folder (root/<class>/*), a table (CSV/TSV/Parquet) "
+        "or text (CSV/TSV/JSONL, root/<class>/*.txt)",
+    )
+    own.add_argument("--target", help="the label column of a table or text file")
+    own.add_argument("--text-column", help="the text column of a text file (found when unambiguous)")
+    own.add_argument(
+        "--kind", choices=("image", "table", "text"), help="what the data is (inferred by default)"
+    )
+    own.add_argument(
+        "--task", choices=("classification", "regression"), help="override what the target suggests"
+    )
+    own.add_argument(
+        "--image-size",
+        type=parse_image_size,
+        metavar="HxW",
+        help="resize images to this (default: the entry's size, else the most common size)",
+    )
+    own.add_argument(
+        "--drop-duplicates", action="store_true", help="drop validation/test examples also found in train"
+    )
+    return own
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelzoo", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -287,34 +351,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=int, help="maximum epochs (the recipe's by default)")
     p.add_argument("--data-dir", help=data_dir_help)
-    own = p.add_argument_group("your own data")
-    own.add_argument(
-        "--data",
-        help="an image folder (root/<class>/*), a table (CSV/TSV/Parquet) "
-        "or text (CSV/TSV/JSONL, root/<class>/*.txt)",
-    )
-    own.add_argument("--target", help="the label column of a table or text file")
-    own.add_argument("--text-column", help="the text column of a text file (found when unambiguous)")
-    own.add_argument(
-        "--kind", choices=("image", "table", "text"), help="what the data is (inferred by default)"
-    )
-    own.add_argument(
-        "--task", choices=("classification", "regression"), help="override what the target suggests"
-    )
-    own.add_argument(
-        "--image-size",
-        type=parse_image_size,
-        metavar="HxW",
-        help="resize images to this (default: the entry's size, else the most common size)",
-    )
+    own = add_data_arguments(p)
     own.add_argument(
         "--init-from",
         metavar="RUN_DIR_OR_KERAS",
         help="start from the layers of this checkpoint that fit (a new head when the classes differ); "
         "--set freeze_epochs=N trains the new head alone first",
-    )
-    own.add_argument(
-        "--drop-duplicates", action="store_true", help="drop validation/test examples also found in train"
     )
     p.add_argument(
         "--set",
@@ -322,6 +364,11 @@ def make_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a hyperparameter or recipe field (repeatable)",
+    )
+    p.add_argument(
+        "--hparams",
+        metavar="BEST_JSON",
+        help="the settings `modelzoo tune` found (its best.json); --set wins",
     )
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
     folder = p.add_mutually_exclusive_group()
@@ -337,6 +384,30 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--export-dir", help="also export the trained model as a SavedModel here (chief only)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "tune", help="search hyperparameters with KerasTuner; writes a tune folder and best.json"
+    )
+    p.add_argument("name", help="an entry, or with --data an architecture")
+    p.add_argument("--trials", type=int, default=10, help="most trials to run (default: 10)")
+    p.add_argument("--max-epochs", type=int, help="most epochs per trial (default: the recipe's)")
+    p.add_argument(
+        "--algorithm",
+        default="hyperband",
+        help="hyperband (default), bayesian (Bayesian optimisation) or random",
+    )
+    p.add_argument(
+        "--search",
+        action="append",
+        default=[],
+        metavar="KEY=RANGE",
+        help="search KEY over LOW..HIGH (integers; /STEP), LOW..HIGH[:log] (floats) or A,B,C, instead of "
+        "the range declared beside the architecture (repeatable)",
+    )
+    p.add_argument("--data-dir", help=data_dir_help)
+    add_data_arguments(p)
+    p.add_argument("--runs-dir", default="runs", help="where tune folders go (default: runs)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("reproduce", help="train entries with their recipes; exit 1 if one misses its target")
     p.add_argument("names", nargs="*", metavar="NAME")
@@ -384,11 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"modelzoo {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        again = "; run the same command again to resume after the last finished epoch"
-        print(
-            f"modelzoo {args.command}: interrupted{again if args.command == 'train' else ''}.",
-            file=sys.stderr,
-        )
+        unit = {"train": "epoch", "tune": "trial"}.get(args.command)
+        again = f"; run the same command again to resume after the last finished {unit}" if unit else ""
+        print(f"modelzoo {args.command}: interrupted{again}.", file=sys.stderr)
         return 130
 
 

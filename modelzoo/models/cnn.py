@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import head, model_input, preprocess
+from modelzoo.models.common import RECIPE_SEARCH, head, model_input, preprocess
 from modelzoo.recipes import CLASSIFIER_COSINE, SMALL_CLASSIFIER
-from modelzoo.registry import Target, register
+from modelzoo.registry import Choice, Float, Int, Target, register, search_space
 
 
 @register("cnn_mnist", dataset="mnist", recipe=CLASSIFIER_COSINE, target=Target("accuracy", 0.992, 0.002))
@@ -27,6 +27,8 @@ from modelzoo.registry import Target, register
 )
 @register("cnn_digits", dataset="digits", recipe=SMALL_CLASSIFIER, target=Target("accuracy", 0.98, 0.015))
 @register("cnn", recipe=SMALL_CLASSIFIER, takes=("image",))
+@search_space(**RECIPE_SEARCH, filters=Choice((16, 32, 64)), blocks=Int(1, 3),
+              dense_units=Choice((0, 64, 128)), dropout=Float(0.0, 0.5))  # fmt: skip
 def cnn(
     info: DatasetInfo,
     name: str,

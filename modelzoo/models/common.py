@@ -10,9 +10,16 @@ import keras
 import numpy as np
 
 from modelzoo.data import DatasetInfo
-from modelzoo.registry import AdaptData, client_inputs
+from modelzoo.registry import AdaptData, Choice, Float, client_inputs
 
 PIXEL_SCALE = 1.0 / 255.0
+
+RECIPE_SEARCH = {
+    "learning_rate": Float(1e-4, 1e-2, log=True),
+    "batch_size": Choice((32, 64, 128, 256)),
+    "weight_decay": Choice((0.0, 1e-4, 1e-3)),
+}
+"""The recipe fields every from-scratch family's search space (`modelzoo tune`) includes."""
 
 
 def model_input(info: DatasetInfo) -> keras.KerasTensor | dict[str, keras.KerasTensor]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import head, model_input, preprocess
+from modelzoo.models.common import RECIPE_SEARCH, head, model_input, preprocess
 from modelzoo.recipes import (
     BINARY_CLASSIFIER,
     CLASSIFIER_COSINE,
@@ -13,7 +13,7 @@ from modelzoo.recipes import (
     REGRESSION,
     SMALL_CLASSIFIER,
 )
-from modelzoo.registry import AdaptData, Target, register
+from modelzoo.registry import AdaptData, Choice, Float, Int, Target, register, search_space
 
 
 @register(
@@ -68,6 +68,8 @@ from modelzoo.registry import AdaptData, Target, register
           description="Linear model on a table: per-column preprocessing -> Dense head.")  # fmt: skip
 @register("mlp", recipe=SMALL_CLASSIFIER, takes=("image", "table"),
           description="MLP for images or tables: Flatten -> Dense(128, relu) -> head.")  # fmt: skip
+@search_space(**RECIPE_SEARCH, hidden_units=Choice((64, 128, 256, 512)), depth=Int(1, 3),
+              dropout=Float(0.0, 0.5))  # fmt: skip
 def mlp(
     info: DatasetInfo,
     name: str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import TextModel, head, model_input, vectorize
+from modelzoo.models.common import RECIPE_SEARCH, TextModel, head, model_input, vectorize
 from modelzoo.recipes import TEXT_CLASSIFIER
-from modelzoo.registry import AdaptData, Target, register
+from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
@@ -21,6 +21,8 @@ CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
           family="rnn", cell="gru", sequence_length=64)  # fmt: skip
 @register("gru", recipe=TEXT_CLASSIFIER, family="rnn", takes=("text",), cell="gru")
 @register("rnn", recipe=TEXT_CLASSIFIER, takes=("text",))
+@search_space(**RECIPE_SEARCH, embedding_dim=Choice((32, 64, 128)), units=Choice((32, 64, 128)),
+              dropout=Float(0.0, 0.5))  # fmt: skip
 def rnn(
     info: DatasetInfo,
     name: str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import TextModel, head, model_input, vectorize
+from modelzoo.models.common import RECIPE_SEARCH, TextModel, head, model_input, vectorize
 from modelzoo.recipes import TEXT_CLASSIFIER
-from modelzoo.registry import AdaptData, Target, register
+from modelzoo.registry import AdaptData, Choice, Float, Int, Target, register, search_space
 
 
 # IMDB reviews average ~230 words: 400 tokens keep most of a review, 200 cut off the ending that often
@@ -17,6 +17,9 @@ from modelzoo.registry import AdaptData, Target, register
 @register("transformer_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
           sequence_length=64)  # fmt: skip
 @register("transformer", recipe=TEXT_CLASSIFIER, takes=("text",))
+@search_space(**RECIPE_SEARCH, embedding_dim=Choice((32, 64, 128)), num_heads=Choice((1, 2, 4)),
+              intermediate_dim=Choice((64, 128, 256)), num_layers=Int(1, 2),
+              dropout=Float(0.0, 0.4))  # fmt: skip
 def transformer(
     info: DatasetInfo,
     name: str,

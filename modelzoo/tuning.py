@@ -1,0 +1,305 @@
+"""Hyperparameter search with KerasTuner over the ranges each architecture declares beside its builder
+(`registry.search_space`): Hyperband by default, Bayesian optimisation or random search as options.
+
+The objective is the entry's target metric on the validation split (never test). Trials live in a
+run folder, `runs/<name>/tune-<timestamp>/`, whose `tune.json` says what is searched; the same
+search started again continues there (KerasTuner reloads finished trials and retries the one that
+was running). The end writes `best.json`, which `modelzoo train NAME --hparams best.json` reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import warnings
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from modelzoo import atomic
+from modelzoo.data import FileData
+from modelzoo.errors import InvalidValueError, unknown_name
+from modelzoo.fields import parse_value
+from modelzoo.recipes import Recipe
+from modelzoo.registry import Choice, Entry, Float, Int, Range, build, get_entry, record_of
+
+ALGORITHMS = ("hyperband", "bayesian", "random")
+TUNE_FILE = "tune.json"
+BEST_FILE = "best.json"
+SEARCHABLE_RECIPE_FIELDS = (
+    "learning_rate",
+    "batch_size",
+    "weight_decay",
+    "warmup_epochs",
+    "optimizer",
+    "schedule",
+)
+"""Recipe fields a search may vary (the loss, metrics and epochs are the entry's and the search's own)."""
+FRACTIONS = ("dropout",)
+"""Hyperparameters that must lie in [0, 1)."""
+
+
+def parse_range(entry: Entry, key: str, text: str) -> Range:
+    """`LOW..HIGH` (integers: an Int range; `/STEP` for a step), `LOW..HIGH[:log]` (a Float
+    range) or `A,B,C` (a choice), each value read with the type `key` has in `entry`."""
+    tp = entry.override_type(key)
+    low, dots, high = text.partition("..")
+    if not dots:
+        return Choice(tuple(parse_value(key, v.strip(), tp) for v in text.split(",")))
+    high, _, scale = high.partition(":")
+    high, _, step = high.partition("/")
+    if scale not in ("", "log"):
+        raise InvalidValueError(f"--search {key}={text}: the scale after ':' can only be 'log'.")
+    if tp is int:
+        return Int(parse_value(key, low, int), parse_value(key, high, int), int(step or 1))
+    return Float(parse_value(key, low, float), parse_value(key, high, float), log=scale == "log")
+
+
+def search_space_for(entry: Entry, changes: Mapping[str, Range | str] | None = None) -> dict[str, Range]:
+    """The entry's declared ranges with `changes` (a range, or its text as `--search` takes it)
+    applied, each checked: a known key, ordered ends, values the entry accepts."""
+    space = entry.search_space
+    searchable = {*entry.hparam_types, *SEARCHABLE_RECIPE_FIELDS}
+    for key, value in (changes or {}).items():
+        if key not in searchable:
+            raise unknown_name(
+                "hyperparameter or recipe field", key, searchable, f"to search for {entry.name}"
+            )
+        space[key] = parse_range(entry, key, value) if isinstance(value, str) else value
+    if not space:
+        raise InvalidValueError(
+            f"{entry.name} declares no search space; give ranges with --search KEY=LOW..HIGH or KEY=A,B,C."
+        )
+    for key, rng in space.items():
+        check_range(entry, key, rng)
+    return space
+
+
+def check_range(entry: Entry, key: str, rng: Range) -> None:
+    """Refuse a range the entry cannot take: reversed or empty ends, a log scale through zero, or
+    an end the recipe or hyperparameter refuses (a batch size of 0, a dropout of 1)."""
+    text = f"{key}={rng}"
+    if isinstance(rng, (Int, Float)) and not rng.low < rng.high:
+        raise InvalidValueError(f"search range {text}: LOW must be below HIGH.")
+    if isinstance(rng, Float) and rng.log and rng.low <= 0:
+        raise InvalidValueError(f"search range {text}: a log scale needs LOW > 0.")
+    if isinstance(rng, Int) and rng.step < 1:
+        raise InvalidValueError(f"search range {text}: the step must be at least 1.")
+    for end in rng.ends():
+        if key in FRACTIONS and not 0 <= end < 1:
+            raise InvalidValueError(f"search range {text} is out of range: {key} must be in [0, 1).")
+        try:
+            entry.resolve({key: end})
+        except InvalidValueError as err:
+            raise InvalidValueError(f"search range {text} is out of range: {err}") from None
+
+
+def objective_of(entry: Entry, recipe: Recipe) -> tuple[str, str]:
+    """(validation metric, "max" or "min"): the entry's target metric, else the recipe's first."""
+    if entry.target is not None:
+        return f"val_{entry.target.metric}", "max" if entry.target.higher_is_better else "min"
+    metric = recipe.metrics[0]
+    return f"val_{metric}", "max" if metric == "accuracy" else "min"
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneResult:
+    """A finished search: its folder, each trial (id, status, score, values) and the best one."""
+
+    name: str
+    folder: Path
+    objective: str
+    trials: tuple[dict[str, Any], ...]
+    best: dict[str, Any]
+    command: str
+
+    def table(self) -> str:
+        """The trials, best first, one line each."""
+        keys = sorted({k for t in self.trials for k in t["values"]})
+        lines = [f"{'trial':<6} {'status':<10} {self.objective:>12}  " + "  ".join(keys)]
+        ranked = sorted(self.trials, key=lambda t: t["rank"])
+        for t in ranked:
+            score = "-" if t["score"] is None else f"{t['score']:.4f}"
+            values = "  ".join(f"{shown_value(t['values'].get(k, '-')):>{len(k)}}" for k in keys)
+            lines.append(f"{t['trial_id']:<6} {t['status']:<10} {score:>12}  {values}")
+        return "\n".join(lines)
+
+
+def tune(
+    name: str,
+    *,
+    trials: int = 10,
+    max_epochs: int | None = None,
+    algorithm: str = "hyperband",
+    search: Mapping[str, Range | str] | None = None,
+    data: FileData | None = None,
+    data_dir: str | None = None,
+    runs_dir: str | Path = "runs",
+    data_arguments: str = "",
+) -> TuneResult:
+    """Search `name`'s hyperparameters with KerasTuner for at most `trials` trials of at most
+    `max_epochs` epochs each (default: the recipe's epochs), on `data` (an architecture on the
+    user's files) or the entry's dataset. Resumes the newest unfinished search of the same
+    settings under `runs_dir/<model>/`. `data_arguments` is repeated in the printed train command."""
+    import keras_tuner
+
+    entry = get_entry(name)
+    if trials < 1:
+        raise InvalidValueError(f"--trials must be at least 1, got {trials}.")
+    if algorithm not in ALGORITHMS:
+        raise unknown_name("search algorithm", algorithm, ALGORITHMS)
+    space = search_space_for(entry, search)
+    info, data = entry.info_for(data)
+    epochs = max_epochs or entry.recipe.epochs
+    if epochs < 1:
+        raise InvalidValueError(f"--max-epochs must be at least 1, got {epochs}.")
+    objective, direction = objective_of(entry, entry.recipe)
+    config = {
+        "entry": name,
+        "data": str(data.path) if data is not None else info.name,
+        "search_space": {k: str(v) for k, v in space.items()},
+        "trials": trials,
+        "max_epochs": epochs,
+        "algorithm": algorithm,
+        "objective": objective,
+    }
+    base = Path(runs_dir) / (name if data is None else f"{name}_{info.name}")
+    folder = unfinished_search(base, config)
+    resumed = folder is not None
+    if folder is None:
+        folder = base / f"tune-{datetime.now():%Y%m%d-%H%M%S}"
+        atomic.write_text(folder / TUNE_FILE, json.dumps(config, indent=2) + "\n")
+    finished = len(finished_trials(folder))
+    print(
+        f"Tune folder: {folder} ({f'resuming, {finished} trials finished' if resumed else 'new'})", flush=True
+    )
+
+    interactive = sys.stdout.isatty()
+
+    class ZooHyperModel(keras_tuner.HyperModel):
+        """The entry built with a trial's values; fitted on pipelines of the trial's batch size."""
+
+        def build(self, hp):
+            values = {key: rng.declare(hp, key) for key, rng in space.items()}
+            return build(name, data=data, data_dir=data_dir, epochs=epochs, **values)
+
+        def fit(self, hp, model, *args, **kwargs):
+            from modelzoo.training import split_of
+
+            record = record_of(model)
+            batch = record.recipe.batch_size
+            train = split_of(record, "train", batch, data_dir, seed=record.recipe.seed)
+            val = split_of(record, "validation", batch, data_dir)
+            if not interactive:  # KerasTuner's own display rewrites lines with terminal codes
+                print(f"Trial: {shown(hp.values)}", flush=True)
+            shown_fit = {"verbose": 1 if interactive else 2, "shuffle": False}  # split_of shuffles train
+            history = model.fit(train, validation_data=val, **kwargs | shown_fit)
+            if not interactive:
+                scores = history.history.get(objective, [float("nan")])
+                print(
+                    f"Trial done: {objective} {max(scores) if direction == 'max' else min(scores):.4f}",
+                    flush=True,
+                )
+            return history
+
+    common = dict(
+        hypermodel=ZooHyperModel(),
+        objective=keras_tuner.Objective(objective, direction),
+        directory=str(folder),
+        project_name="trials",
+        overwrite=False,
+        seed=entry.recipe.seed + 1,  # KerasTuner draws a random seed when given 0
+    )
+    if algorithm == "hyperband":
+        tuner = keras_tuner.Hyperband(max_epochs=epochs, factor=3, **common)
+        tuner.oracle.max_trials = trials  # Hyperband's brackets, cut at the trial budget
+    elif algorithm == "bayesian":
+        tuner = keras_tuner.BayesianOptimization(max_trials=trials, **common)
+    else:
+        tuner = keras_tuner.RandomSearch(max_trials=trials, **common)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # each trial is a new model: TensorFlow warns of "retracing" every time
+    try:
+        with warnings.catch_warnings():  # a Hyperband trial continued from its parent: a new optimizer
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            tuner.search(epochs=epochs, verbose=1 if interactive else 0)
+    finally:
+        logger.setLevel(level)
+
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    settings = {k: v for k, v in best_trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+    ranking = {t.trial_id: i for i, t in enumerate(tuner.oracle.get_best_trials(len(tuner.oracle.trials)))}
+    rows = tuple(
+        {
+            "trial_id": t.trial_id,
+            "status": t.status,
+            "score": t.score,
+            "rank": ranking.get(t.trial_id, len(ranking)),
+            "values": {k: v for k, v in t.hyperparameters.values.items() if not k.startswith("tuner/")},
+        }
+        for t in tuner.oracle.trials.values()
+    )
+    sets = " ".join(
+        f"--set {k}={v:.6g}" if isinstance(v, float) else f"--set {k}={v}" for k, v in settings.items()
+    )
+    command = f"modelzoo train {name}{' ' + data_arguments if data_arguments else ''} {sets}"
+    best = {
+        "entry": name,
+        "objective": objective,
+        "direction": direction,
+        "score": best_trial.score,
+        "trial_id": best_trial.trial_id,
+        "trials": len(rows),
+        "settings": settings,
+        "command": command,
+    }
+    atomic.write_text(folder / BEST_FILE, json.dumps(best, indent=2) + "\n")
+    return TuneResult(name, folder, objective, rows, best, command)
+
+
+def shown_value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def shown(values: Mapping[str, Any]) -> str:
+    """A trial's values as `key=value` (KerasTuner's bookkeeping keys left out)."""
+    return ", ".join(f"{k}={shown_value(v)}" for k, v in values.items() if not k.startswith("tuner/"))
+
+
+def finished_trials(folder: Path) -> list[Path]:
+    """The trial folders KerasTuner has marked COMPLETED."""
+    done = []
+    for path in sorted((folder / "trials").glob("trial_*/trial.json")):
+        if json.loads(path.read_text()).get("status") == "COMPLETED":
+            done.append(path.parent)
+    return done
+
+
+def unfinished_search(base: Path, config: dict[str, Any]) -> Path | None:
+    """The newest search folder under `base` with the same settings and no `best.json` yet."""
+    candidates = sorted(base.glob("tune-*"), reverse=True) if base.is_dir() else []
+    for folder in candidates:
+        held = folder / TUNE_FILE
+        if held.is_file() and not (folder / BEST_FILE).exists() and json.loads(held.read_text()) == config:
+            return folder
+    return None
+
+
+def read_best(path: str | Path, name: str) -> dict[str, Any]:
+    """The settings of a `best.json` for `name`, as `--hparams` takes them."""
+    path = Path(path)
+    try:
+        best = json.loads(path.read_text())
+        settings, entry = best["settings"], best["entry"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InvalidValueError(
+            f"--hparams {path}: not a best.json written by modelzoo tune ({err})."
+        ) from None
+    if entry != name:
+        raise InvalidValueError(f"--hparams {path} holds settings tuned for {entry}, not {name}.")
+    return dict(settings)

@@ -1,0 +1,129 @@
+"""`modelzoo tune`: KerasTuner over the ranges declared beside each builder, a search that resumes after
+SIGKILL without repeating finished trials, best.json that `train --hparams` reads, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_cli import run_cli
+
+import modelzoo
+from modelzoo.errors import InvalidTypeError, InvalidValueError, UnknownNameError
+from modelzoo.registry import Choice, Float, Int, get_entry
+from modelzoo.tuning import search_space_for
+
+TUNE = ["tune", "mlp_digits", "--max-epochs", "2", "--algorithm", "random"]
+
+
+def test_search_finds_the_best_trial_and_train_takes_its_settings(tmp_path):
+    result = modelzoo.tune(
+        "mlp_digits", trials=3, max_epochs=2, algorithm="random", runs_dir=tmp_path / "runs"
+    )
+    space = get_entry("mlp_digits").search_space
+    assert [t["status"] for t in result.trials] == ["COMPLETED"] * 3
+    assert (
+        result.best["score"] == max(t["score"] for t in result.trials) and result.objective == "val_accuracy"
+    )
+    settings = json.loads((result.folder / "best.json").read_text())["settings"]
+    assert settings.keys() == space.keys()
+    assert space["hidden_units"].values.count(settings["hidden_units"]) == 1
+    assert 1e-4 <= settings["learning_rate"] <= 1e-2 and 1 <= settings["depth"] <= 3
+    assert result.folder.parent == tmp_path / "runs" / "mlp_digits" and result.folder.name.startswith("tune-")
+    assert result.command.startswith("modelzoo train mlp_digits --set learning_rate=")
+
+    trained = run_cli(
+        "train", "mlp_digits", "--hparams", str(result.folder / "best.json"), "--set", "depth=1",
+        "--epochs", "1", cwd=tmp_path,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs" / "mlp_digits").glob("2*")
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["hyperparameters"]["hidden_units"] == settings["hidden_units"]
+    assert config["hyperparameters"]["depth"] == 1, "--set wins over --hparams"
+    assert config["recipe"]["learning_rate"] == settings["learning_rate"]
+
+    wrong = run_cli("train", "cnn_digits", "--hparams", str(result.folder / "best.json"), cwd=tmp_path)
+    assert wrong.returncode == 2 and "tuned for mlp_digits, not cnn_digits" in wrong.stderr
+
+
+def completed(folder: Path) -> list[str]:
+    done = []
+    for path in folder.glob("*/mlp_digits/tune-*/trials/trial_*/trial.json"):
+        try:
+            if json.loads(path.read_text())["status"] == "COMPLETED":
+                done.append(path.parent.name)
+        except (ValueError, OSError):  # being written
+            continue
+    return sorted(done)
+
+
+def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
+    command = [sys.executable, "-m", "modelzoo.cli", *TUNE, "--trials", "6"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 300
+        while len(completed(tmp_path)) < 2 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=60)
+    done_before = completed(tmp_path)
+    assert 2 <= len(done_before) < 6, (tmp_path / "first.log").read_text()[-2000:]
+    (folder,) = (tmp_path / "runs" / "mlp_digits").glob("tune-*")
+    assert not (folder / "best.json").exists()
+    values_before = {t: json.loads((folder / "trials" / t / "trial.json").read_text()) for t in done_before}
+
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    assert f"resuming, {len(done_before)} trials finished" in second.stdout
+    assert second.stdout.count("Trial: ") == 6 - len(done_before), "finished trials are not run again"
+    assert len(completed(tmp_path)) == 6 and (folder / "best.json").is_file()
+    for trial, saved in values_before.items():
+        again = json.loads((folder / "trials" / trial / "trial.json").read_text())
+        assert again["hyperparameters"]["values"] == saved["hyperparameters"]["values"]
+        assert again["score"] == saved["score"]
+    assert "Train with it: modelzoo train mlp_digits --set " in second.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trials", "0"], "--trials must be at least 1, got 0"),
+        (
+            ["--search", "filters=16,32"],
+            "Unknown hyperparameter or recipe field 'filters' to search for mlp_digits",
+        ),
+        (["--search", "dropout=0..1.5"], "dropout=0..1.5 is out of range: dropout must be in [0, 1)"),
+        (["--algorithm", "grid"], "Unknown search algorithm 'grid'"),
+    ],
+)
+def test_bad_search_is_one_line_with_status_2_and_nothing_on_disk(args, message, tmp_path):
+    result = run_cli(*TUNE, *args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_search_ranges_are_checked_against_the_entry():
+    entry = get_entry("mlp_digits")
+    assert search_space_for(entry, {"hidden_units": "16,32"})["hidden_units"] == Choice((16, 32))
+    assert search_space_for(entry, {"depth": "1..4/1"})["depth"] == Int(1, 4)
+    assert search_space_for(entry, {"learning_rate": "1e-3..1e-1:log"})["learning_rate"] == Float(
+        1e-3, 1e-1, True
+    )
+    with pytest.raises(InvalidValueError, match="batch_size=0..64 is out of range: 'batch_size' must be > 0"):
+        search_space_for(entry, {"batch_size": "0..64"})
+    with pytest.raises(InvalidValueError, match="LOW must be below HIGH"):
+        search_space_for(entry, {"depth": "3..1"})
+    with pytest.raises(InvalidValueError, match="a log scale needs LOW > 0"):
+        search_space_for(entry, {"learning_rate": "0..0.1:log"})
+    with pytest.raises(InvalidTypeError, match="'hidden_units' expects int"):
+        search_space_for(entry, {"hidden_units": "64,wide"})
+    with pytest.raises(UnknownNameError, match="Did you mean 'dropout'"):
+        search_space_for(entry, {"dropuot": "0..0.5"})
