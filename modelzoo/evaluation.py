@@ -117,7 +117,9 @@ class Report:
         lines = [
             head + f"accuracy={self.accuracy:.4f}, macro F1={self.averages['macro avg']['f1-score']:.4f}"
         ]
-        if self.binary:
+        if self.binary and self.binary["roc_auc"] is None:
+            lines[0] += ", ROC-AUC and PR-AUC undefined (one class among the labels)"
+        elif self.binary:
             lines[0] += (
                 f", ROC-AUC={self.binary['roc_auc']:.4f}, PR-AUC={self.binary['pr_auc']:.4f} "
                 f"(positive {self.binary['positive']!r}, threshold {self.binary['threshold']})"
@@ -187,8 +189,8 @@ def classification_scores(
         binary = {
             "positive": class_names[1],
             "threshold": THRESHOLD,
-            "roc_auc": float(metrics.roc_auc_score(labels, probs[:, 1])) if both else float("nan"),
-            "pr_auc": float(metrics.average_precision_score(labels, probs[:, 1])) if both else float("nan"),
+            "roc_auc": float(metrics.roc_auc_score(labels, probs[:, 1])) if both else None,
+            "pr_auc": float(metrics.average_precision_score(labels, probs[:, 1])) if both else None,
         }
     return {
         "per_class": {name: scores[name] for name in class_names},

@@ -369,6 +369,12 @@ TEXT_CLASSIFIER = BINARY_CLASSIFIER.replace(name="text_classifier", epochs=10, p
 """Sentiment from raw text (RNN, small Transformer): Adam 1e-3, batch 32, up to 10 epochs, early
 stopping on validation loss after 2 epochs without improvement (these models overfit fast)."""
 
+GRU_SST2 = TEXT_CLASSIFIER.replace(name="gru_sst2", learning_rate=2.3e-3, batch_size=128)
+"""`text_classifier` with the learning rate and batch size `modelzoo tune gru_sst2` found on real SST-2
+(10 Hyperband trials of up to 4 epochs, 21 min on 2 cores; with dropout 0.32, weight decay 0): best
+validation accuracy 0.9238 against 0.9229 for the defaults; on SST-2 dev (the test split) 0.8142
+against 0.8096, with the values found and with these rounded ones alike."""
+
 BERT_FINETUNE = CLASSIFIER.replace(
     name="bert_finetune",
     optimizer="adamw",
@@ -409,6 +415,7 @@ RECIPES: dict[str, Recipe] = {
         SMALL_CLASSIFIER,
         BINARY_CLASSIFIER,
         TEXT_CLASSIFIER,
+        GRU_SST2,
         BERT_FINETUNE,
         REGRESSION,
     )

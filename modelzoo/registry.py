@@ -315,6 +315,8 @@ class ModelSpec:
     weights: str
     target: Target | None
     measured: Measurement | None
+    search_space: Mapping[str, Range] = field(default_factory=dict)
+    """What `modelzoo tune` searches (declared beside the builder)."""
 
     info: DatasetInfo | None = None
 
@@ -346,6 +348,7 @@ class ModelSpec:
             ("recipe", f"{self.recipe.name}: {recipe}"),
             ("target", str(self.target) if self.target else "none set"),
             ("measured", str(self.measured) if self.measured else "not measured yet"),
+            ("tune space", ", ".join(f"{k}={v}" for k, v in self.search_space.items()) or "none declared"),
         ]
         width = max(len(k) for k, _ in rows)
         body = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
@@ -635,6 +638,7 @@ def describe(model_or_name: keras.Model | str) -> ModelSpec:
         weights=weights,
         target=entry.target if name == entry.name else None,
         measured=measurements().get(entry.name) if name == entry.name else None,
+        search_space=entry.search_space,
         info=info,
     )
 

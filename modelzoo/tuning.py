@@ -25,7 +25,7 @@ from modelzoo.data import FileData
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import parse_value
 from modelzoo.recipes import Recipe
-from modelzoo.registry import Choice, Entry, Float, Int, Range, build, get_entry, record_of
+from modelzoo.registry import Choice, Entry, Float, Int, Range, build, get_entry, model_name, record_of
 
 ALGORITHMS = ("hyperband", "bayesian", "random")
 TUNE_FILE = "tune.json"
@@ -167,7 +167,7 @@ def tune(
         "algorithm": algorithm,
         "objective": objective,
     }
-    base = Path(runs_dir) / (name if data is None else f"{name}_{info.name}")
+    base = Path(runs_dir) / model_name(name, info)
     folder = unfinished_search(base, config)
     resumed = folder is not None
     if folder is None:

@@ -33,6 +33,8 @@ def test_scores_are_the_ones_worked_out_by_hand():
     )  # 3 of the 4 (positive, negative) pairs in order
     assert binary["binary"]["pr_auc"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
     assert binary["binary"]["positive"] == "yes" and binary["binary"]["threshold"] == 0.5
+    one_class = classification_scores(np.array([1, 1]), np.array([[0.2, 0.8], [0.6, 0.4]]), ("no", "yes"))
+    assert one_class["binary"]["roc_auc"] is None and one_class["per_class"]["yes"]["recall"] == 0.5
 
 
 def test_multi_class_report_equals_scikit_learn_on_the_models_predictions(tmp_path):

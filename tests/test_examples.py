@@ -18,6 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("quickstart.py", "SavedModel for TF Serving: saved_models/mlp_digits/1"),
         ("custom_entry.py", "widemlp_digits: Rescaling -> Flatten -> Dense(width) -> Dropout -> logits."),
         ("own_data.py", "SavedModel for TF Serving: saved_models/cnn_digits_my_digits/1"),
+        ("evaluate_and_tune.py", "report files: evaluation.json, confusion_matrix.png, mistakes.png"),
     ],
 )
 def test_example_runs(script, expected, tmp_path):

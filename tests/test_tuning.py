@@ -127,3 +127,21 @@ def test_search_ranges_are_checked_against_the_entry():
         search_space_for(entry, {"hidden_units": "64,wide"})
     with pytest.raises(UnknownNameError, match="Did you mean 'dropout'"):
         search_space_for(entry, {"dropuot": "0..0.5"})
+
+
+def test_an_architecture_is_tuned_on_a_users_table(tmp_path):
+    rows = [
+        "size,colour,kind",
+        *(f"{i % 7},{'red' if i % 3 else 'blue'},{'big' if i % 7 > 3 else 'small'}" for i in range(90)),
+    ]
+    (tmp_path / "things.csv").write_text("\n".join(rows) + "\n")
+    data = modelzoo.load_files(tmp_path / "things.csv", target="kind")
+    result = modelzoo.tune(
+        "mlp", data=data, trials=2, max_epochs=1, algorithm="random", runs_dir=tmp_path / "runs",
+        data_arguments=f"--data {tmp_path / 'things.csv'} --target kind",
+    )  # fmt: skip
+    assert result.folder.parent == tmp_path / "runs" / "mlp_things"
+    assert result.objective == "val_accuracy" and len(result.trials) == 2
+    assert result.command.startswith(
+        f"modelzoo train mlp --data {tmp_path / 'things.csv'} --target kind --set "
+    )

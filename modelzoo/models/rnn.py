@@ -6,7 +6,7 @@ import keras
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import RECIPE_SEARCH, TextModel, head, model_input, vectorize
-from modelzoo.recipes import TEXT_CLASSIFIER
+from modelzoo.recipes import GRU_SST2, TEXT_CLASSIFIER
 from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
@@ -17,8 +17,8 @@ CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
           sequence_length=400)  # fmt: skip
 @register("rnn_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
           sequence_length=64)  # fmt: skip
-@register("gru_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
-          family="rnn", cell="gru", sequence_length=64)  # fmt: skip
+@register("gru_sst2", dataset="sst2", recipe=GRU_SST2, target=Target("accuracy", 0.84, 0.01),
+          family="rnn", cell="gru", sequence_length=64, dropout=0.32)  # fmt: skip
 @register("gru", recipe=TEXT_CLASSIFIER, family="rnn", takes=("text",), cell="gru")
 @register("rnn", recipe=TEXT_CLASSIFIER, takes=("text",))
 @search_space(**RECIPE_SEARCH, embedding_dim=Choice((32, 64, 128)), units=Choice((32, 64, 128)),
