@@ -127,12 +127,20 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from modelzoo import atomic, distribute
+    from modelzoo import atomic, distribute, evaluation
     from modelzoo.errors import InvalidValueError
     from modelzoo.export import export
     from modelzoo.registry import build, record_of
     from modelzoo.tfstartup import devices_initialised_quietly
-    from modelzoo.training import evaluate, find_unfinished, fit, is_unfinished, run_config, split_of
+    from modelzoo.training import (
+        evaluate,
+        find_unfinished,
+        fit,
+        is_unfinished,
+        load_checkpoint,
+        run_config,
+        split_of,
+    )
     from modelzoo.tuning import read_best
 
     overrides = read_best(args.hparams, args.name) if args.hparams else {}
@@ -162,21 +170,21 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"Run folder: {run_dir} ({state}; strategy {args.strategy}, {strategy.num_replicas_in_sync} replicas)"
     )
     fit(model, train, val, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
-    report = evaluate(model, split="test", data_dir=args.data_dir, report=True)
-    print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
-    print(report.table())
+    metrics = evaluate(model, split="test", data_dir=args.data_dir)  # every worker takes part
+    print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     if not chief:
         return
-    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": report.metrics}, indent=2) + "\n")
+    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
+    # Across workers, each batch's predictions would be gathered from all of them: the chief
+    # predicts alone, with the best checkpoint (the weights the model holds) outside the strategy.
+    alone = load_checkpoint(run_dir) if distribute.spans_workers(strategy) else model
+    test = split_of(record, "test", record.recipe.batch_size, args.data_dir)
+    report = evaluation.report(alone, record.info, test, "test", metrics, name=record.name)
+    print(report.table())
     print("Report: " + ", ".join(str(p) for p in report.write(run_dir)))
     if args.export_dir:
         path = export(
-            model,
-            None,
-            args.export_dir,
-            metrics=report.metrics,
-            evaluation=report.summary(),
-            data_dir=args.data_dir,
+            model, None, args.export_dir, metrics=metrics, evaluation=report.summary(), data_dir=args.data_dir
         )
         print(f"Exported: {path}")
 

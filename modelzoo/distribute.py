@@ -57,12 +57,18 @@ def resolve(strategy: tf.distribute.Strategy | str | None) -> tf.distribute.Stra
     return make_strategy(strategy) if isinstance(strategy, str) else strategy
 
 
+def spans_workers(strategy: tf.distribute.Strategy) -> bool:
+    """Whether `strategy` trains across worker processes, so its collectives need every worker."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is not None and bool(resolver.task_type)
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes the shared outputs: always outside multi-worker training;
     the `chief` task, else worker 0, within it."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
+    if not spans_workers(strategy):
         return True
+    resolver = strategy.cluster_resolver
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "chief" or (
         not has_chief and resolver.task_type == "worker" and resolver.task_id == 0

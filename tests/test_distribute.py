@@ -68,6 +68,7 @@ def test_two_workers_on_localhost_train_and_only_the_chief_writes(tmp_path):
     assert accuracies[0] == accuracies[1] >= ACCURACY_BAND, "synchronous replicas end with the same model"
     assert "Exported:" in outputs[0][0] and "Exported:" not in outputs[1][0]
     assert (tmp_path / "run" / "best.keras").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+    assert (tmp_path / "run" / "evaluation.json").is_file() and "most confused" not in outputs[1][0]
     assert (tmp_path / "export" / "mlp_digits" / "1" / "saved_model.pb").is_file()
     assert not (tmp_path / "run" / "workers" / "1" / "metrics.json").exists()
     assert json.loads((tmp_path / "run" / "history.json").read_text())["epoch"][0] == 1

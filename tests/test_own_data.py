@@ -329,7 +329,7 @@ def test_cli_trains_on_a_table_and_keeps_the_report_and_split_assignment(tmp_pat
     again = run_cli("evaluate", "mlp_customers", "--checkpoint", str(run_dir), cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     test_line = next(line for line in result.stdout.splitlines() if line.startswith("Test: "))
-    assert again.stdout.split(": ", 1)[1].strip() == test_line.split(": ", 1)[1].strip(), (
+    assert again.stdout.splitlines()[0].split(": ", 1)[1] == test_line.split(": ", 1)[1], (
         "same data, same split"
     )
 
