@@ -202,10 +202,6 @@ def cmd_tune(args: argparse.Namespace) -> None:
             )
         search[key.strip()] = text.strip()
     data = load_user_data(args) if args.data else None
-    given = [f"--data {args.data}"] if args.data else []
-    given += [
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k in ("target", "text_column") and v
-    ]
     result = tune(
         args.name,
         trials=args.trials,
@@ -215,7 +211,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
         data=data,
         data_dir=args.data_dir,
         runs_dir=args.runs_dir,
-        data_arguments=" ".join(given + ([f"--data-dir {args.data_dir}"] if args.data_dir else [])),
+        data_arguments=data_arguments(args),
     )
     print(result.table())
     print(f"Best {result.objective}: {result.best['score']:.4f} (trial {result.best['trial_id']})")
@@ -253,11 +249,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     report = evaluate(model, args.name, split=args.split, data_dir=args.data_dir, report=True)
     print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
     print(report.table())
-    checkpoint = Path(args.checkpoint)
-    print(
-        "Report: "
-        + ", ".join(str(p) for p in report.write(checkpoint if checkpoint.is_dir() else checkpoint.parent))
-    )
+    print("Report: " + ", ".join(str(p) for p in report.write(folder_of(Path(args.checkpoint)))))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -282,11 +274,25 @@ def cmd_export(args: argparse.Namespace) -> None:
     print(f"Exported: {path}")
 
 
+def folder_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint argument names: itself, or the folder holding the `.keras` file."""
+    return checkpoint if checkpoint.is_dir() else checkpoint.parent
+
+
+def data_arguments(args: argparse.Namespace) -> str:
+    """The data options given, as `modelzoo train` takes them again."""
+    options = ("data", "target", "text_column", "kind", "task", "data_dir")
+    given = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in options if getattr(args, k)]
+    if args.image_size:
+        given.append(f"--image-size {args.image_size[0]}x{args.image_size[1]}")
+    return " ".join(given + (["--drop-duplicates"] if args.drop_duplicates else []))
+
+
 def run_results(checkpoint: Path) -> tuple[dict[str, float] | None, dict | None]:
     """The test metrics and evaluation summary a run folder holds, for the model card."""
     from modelzoo.evaluation import Report
 
-    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    folder = folder_of(checkpoint)
     metrics = folder / "metrics.json"
     report = folder / "evaluation.json"
     return (
