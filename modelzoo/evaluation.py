@@ -223,6 +223,7 @@ def report(
     (so far) among the `MISTAKES` most confident mistakes, so a large split never sits in memory."""
     labels, outputs, kept = [], [], []
     seen = 0
+    order = getattr(batches, "example_order", None)  # texts are served sorted by length
     for features, y in batches:
         out = np.asarray(model.predict_on_batch(features), dtype=np.float64)
         y = np.asarray(y).reshape(len(out), -1)[:, 0]
@@ -238,6 +239,11 @@ def report(
         kept += [(float(b), seen + int(i), example_at(features, int(i))) for b, i in zip(badness, wrong)]
         kept = sorted(kept, key=lambda k: -k[0])[:MISTAKES]
         seen += len(out)
+
+    def row(served: int) -> int:
+        """The split's row of the n-th example served."""
+        return served if order is None else int(order[served])
+
     y_all = np.concatenate(labels) if labels else np.zeros(0)
     out_all = np.concatenate(outputs) if outputs else np.zeros((0, max(len(info.class_names), 1)))
     predicted = None
@@ -247,14 +253,14 @@ def report(
         regression = None
         names = info.class_names
         mistakes = tuple(
-            Mistake(i, names[int(y_all[i])], names[int(probs[i].argmax())], score, example)
+            Mistake(row(i), names[int(y_all[i])], names[int(probs[i].argmax())], score, example)
             for score, i, example in kept
         )
     else:
         predicted = out_all[:, 0]
         scores = {"per_class": {}, "averages": {}, "confusion_matrix": [], "binary": None}
         regression = regression_scores(y_all, predicted)
-        mistakes = tuple(Mistake(i, float(y_all[i]), float(predicted[i]), s, ex) for s, i, ex in kept)
+        mistakes = tuple(Mistake(row(i), float(y_all[i]), float(predicted[i]), s, ex) for s, i, ex in kept)
     return Report(
         name=name or model.name,
         split=split,

@@ -8,6 +8,7 @@ import tensorflow as tf
 from conftest import write_idx
 
 import modelzoo
+from modelzoo.data import batches_of_arrays
 
 
 def collect(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -140,3 +141,28 @@ def test_download_false_fails_at_once_when_data_is_not_local(tmp_path):
     ):
         modelzoo.load_dataset("cifar10", "test", data_dir=tmp_path, download=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_text_batches_are_grouped_by_length_seeded_and_whole():
+    rng = np.random.default_rng(0)
+    words = rng.integers(0, 60, 3000)
+    texts = np.array([" ".join(["w"] * int(n)) + f" #{i}" for i, n in enumerate(words)], dtype=object)
+    labels = np.arange(3000) % 2
+
+    def epochs(seed: int) -> list[list[list[str]]]:
+        batches = batches_of_arrays((texts, labels), "train", 32, seed)
+        return [[[t.decode() for t in x.numpy()] for x, _ in batches] for _ in range(2)]
+
+    first, second = epochs(seed=7)
+    assert first == epochs(seed=7)[0] and first != second != epochs(seed=8)[0]
+    for epoch in (first, second):
+        assert sorted(t for batch in epoch for t in batch) == sorted(texts)  # each text once
+        lengths = [[len(t.split()) for t in batch] for batch in epoch]
+        computed = sum(max(b) * len(b) for b in lengths)
+        assert computed / sum(map(sum, lengths)) < 1.05, "a batch holds texts of similar length"
+        assert len(set(max(b) for b in lengths[:20])) > 5, "not short-to-long through the epoch"
+
+    test = batches_of_arrays((texts, labels), "test", 32, 0)
+    served = [t.decode() for x, _ in test for t in x.numpy()]
+    assert [len(t.split()) for t in served] == sorted(int(n) + 1 for n in words)
+    assert [texts[i] for i in test.example_order] == served

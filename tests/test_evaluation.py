@@ -124,8 +124,9 @@ def test_text_mistakes_are_the_sentences(sst2_dir, tmp_path):
     dev = (sst2_dir / "sst2" / "dev.tsv").read_text().splitlines()[1:]
     sentences = {line.split("\t", 1)[1]: line.split("\t", 1)[0] for line in dev}
     assert report.examples == 200 and report.mistakes, "one epoch on 600 phrases leaves mistakes"
-    for m in report.mistakes:
+    for m in report.mistakes:  # served sorted by length, reported by their row in dev.tsv
         assert sentences[m.example] == str(["negative", "positive"].index(m.true)) and m.predicted != m.true
+        assert dev[m.index].split("\t", 1)[1] == m.example
     report.write(tmp_path)
     saved = json.loads((tmp_path / "mistakes.json").read_text())
     assert saved[0]["example"] == report.mistakes[0].example

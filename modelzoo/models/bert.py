@@ -94,14 +94,37 @@ def has_head(preset: str, num_classes: int) -> bool:
 @functools.cache
 def task_class() -> type[keras.Model]:
     """keras-hub's `BertTextClassifier` with `TextBatches`' predict, registered for safe-mode
-    loading. Made on first use: importing keras-hub takes most of a second."""
+    loading (with `preprocessor_class()`). Made on first use: importing keras-hub takes most of a
+    second."""
     from keras_hub.models import BertTextClassifier
+
+    preprocessor_class()
 
     @keras.saving.register_keras_serializable(package="modelzoo")
     class BertClassifier(TextBatches, BertTextClassifier):
         pass
 
     return BertClassifier
+
+
+@functools.cache
+def preprocessor_class() -> type[keras.layers.Layer]:
+    """keras-hub's `BertTextClassifierPreprocessor` that pads a batch to its longest text (never
+    beyond `sequence_length`) instead of always to `sequence_length`: its packer pads to the full
+    length, and the padding is then cut off. The encoder masks padding (`padding_mask`), so the
+    cut changes no prediction, only the work."""
+    import tensorflow as tf
+    from keras_hub.models import BertTextClassifierPreprocessor
+
+    @keras.saving.register_keras_serializable(package="modelzoo")
+    class BertPreprocessor(BertTextClassifierPreprocessor):
+        def call(self, x, y=None, sample_weight=None):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(super().call(x, y, sample_weight))
+            longest = tf.reduce_max(tf.reduce_sum(tf.cast(x["padding_mask"], tf.int32), axis=-1))
+            x = {key: value[..., :longest] for key, value in x.items()}
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    return BertPreprocessor
 
 
 def with_task_class(task: keras.Model) -> keras.Model:
@@ -172,7 +195,8 @@ def bert(
     if preset is not None:
         path = resolve_preset(preset)
         try:
-            preprocessor = BertTextClassifierPreprocessor.from_preset(path, sequence_length=sequence_length)
+            packed = BertTextClassifierPreprocessor.from_preset(path, sequence_length=sequence_length)
+            preprocessor = preprocessor_class()(packed.tokenizer, sequence_length, truncate=packed.truncate)
             head = {} if has_head(path, num_classes) else {"num_classes": num_classes}
             task = BertTextClassifier.from_preset(
                 path, preprocessor=preprocessor, dropout=dropout, name=name, **head
@@ -190,5 +214,5 @@ def bert(
         dropout=dropout,
         max_sequence_length=sequence_length,
     )
-    preprocessor = BertTextClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
+    preprocessor = preprocessor_class()(tokenizer, sequence_length=sequence_length)
     return task_class()(backbone, num_classes, preprocessor=preprocessor, dropout=dropout, name=name)

@@ -47,17 +47,32 @@ class TextModel(TextBatches, keras.Model):
     """A functional model on raw strings (RNN, GRU, Transformer) that predicts on `TextBatches`."""
 
 
+@keras.saving.register_keras_serializable(package="modelzoo")
+class TrimPadding(keras.layers.Layer):
+    """Token ids (0 = padding, only at the end) cut to the longest text of the batch, at least one
+    position: a batch of short texts is computed short, in training, evaluation and serving.
+    Every text model masks its padding, so its predictions do not depend on the cut."""
+
+    def call(self, ids):
+        longest = keras.ops.max(keras.ops.sum(keras.ops.cast(ids != 0, "int32"), axis=-1), initial=0)
+        return ids[:, : keras.ops.maximum(longest, 1)]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+
 def vectorize(
     inputs: keras.KerasTensor, max_tokens: int, sequence_length: int, adapt_data: AdaptData
 ) -> keras.KerasTensor:
-    """Raw strings -> token ids inside the model (lower-cased, punctuation stripped, truncated or
-    padded to `sequence_length`), so the vocabulary travels with `.keras` files and exports."""
+    """Raw strings -> token ids inside the model (lower-cased, punctuation stripped, truncated to
+    `sequence_length`, padded to the batch's longest text), so the vocabulary travels with
+    `.keras` files and exports."""
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens, output_sequence_length=sequence_length, name="vectorize"
     )
     if adapt_data is not None:
         vectorizer.adapt(adapt_data())
-    return vectorizer(inputs)
+    return TrimPadding(name="trim_padding")(vectorizer(inputs))
 
 
 def preprocess(
