@@ -10,83 +10,66 @@ data = modelzoo.load_files("photos/")  # your own images, table or text
 model = modelzoo.build("cnn", data=data)
 """
 
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from modelzoo.tfstartup import startup_chatter_hidden  # noqa: E402
-
-with startup_chatter_hidden():
-    import tensorflow  # noqa: F401
-
-import keras  # noqa: E402
-
-if keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        f"modelzoo needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
-        f"{keras.backend.backend()!r}; unset it or set KERAS_BACKEND=tensorflow."
-    )
-
 __version__ = "0.1.0"
 
-from modelzoo.data import DatasetInfo, FileData, dataset_info, list_datasets, load_dataset, load_files  # noqa: E402
-from modelzoo.errors import (  # noqa: E402
-    DataFormatError,
-    DataNotFoundError,
-    InvalidTypeError,
-    InvalidValueError,
-    MissingPackageError,
-    ModelZooError,
-    UnknownNameError,
-)
-from modelzoo.evaluation import Report  # noqa: E402
-from modelzoo.export import export  # noqa: E402
-from modelzoo.recipes import RECIPES, Recipe  # noqa: E402
-from modelzoo.registry import (  # noqa: E402
-    Choice,
-    Float,
-    Int,
-    Target,
-    build,
-    describe,
-    list_architectures,
-    list_models,
-    register,
-    search_space,
-)
-from modelzoo.training import evaluate, fit, load_checkpoint  # noqa: E402
-from modelzoo.tuning import tune  # noqa: E402
+_EXPORTS = {
+    "modelzoo.data": (
+        "DatasetInfo",
+        "FileData",
+        "dataset_info",
+        "list_datasets",
+        "load_dataset",
+        "load_files",
+    ),
+    "modelzoo.errors": (
+        "DataFormatError",
+        "DataNotFoundError",
+        "InvalidTypeError",
+        "InvalidValueError",
+        "MissingPackageError",
+        "ModelZooError",
+        "UnknownNameError",
+    ),
+    "modelzoo.evaluation": ("Report",),
+    "modelzoo.export": ("export",),
+    "modelzoo.recipes": ("RECIPES", "Recipe"),
+    "modelzoo.registry": (
+        "Choice",
+        "Float",
+        "Int",
+        "Target",
+        "build",
+        "describe",
+        "list_architectures",
+        "list_models",
+        "register",
+        "search_space",
+    ),
+    "modelzoo.training": ("evaluate", "fit", "load_checkpoint"),
+    "modelzoo.tuning": ("tune",),
+}
+"""Where each public name lives. They are imported on first use (PEP 562), so `modelzoo --help`
+answers without importing TensorFlow; TensorFlow is imported then, quietly (`tfstartup`)."""
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = [
-    "RECIPES",
-    "Choice",
-    "Float",
-    "Int",
-    "DataFormatError",
-    "DataNotFoundError",
-    "DatasetInfo",
-    "FileData",
-    "InvalidTypeError",
-    "InvalidValueError",
-    "MissingPackageError",
-    "ModelZooError",
-    "Recipe",
-    "Report",
-    "Target",
-    "UnknownNameError",
-    "build",
-    "dataset_info",
-    "describe",
-    "evaluate",
-    "export",
-    "fit",
-    "list_architectures",
-    "list_datasets",
-    "list_models",
-    "load_checkpoint",
-    "load_dataset",
-    "load_files",
-    "register",
-    "search_space",
-    "tune",
-]
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'modelzoo' has no attribute {name!r}")
+    from modelzoo.tfstartup import import_tensorflow
+
+    import_tensorflow()
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

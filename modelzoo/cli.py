@@ -103,17 +103,19 @@ def refuse_unused_data_dir(info, data_dir: str | None) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from modelzoo.registry import describe, list_architectures, list_models
+    from modelzoo.registry import get_entry, list_architectures, list_models, measurements, parameter_count
 
     names = list_models(
         args.pattern, family=args.family, task=args.task, dataset=args.dataset, max_params=args.max_params
     )
     rows = [("name", "family", "task", "dataset", "params", "target", "measured")]
     for name in names:
-        spec = describe(name)
-        measured = f"{spec.measured.value:.4f}" if spec.measured else "-"
-        target = str(spec.target).split(" (")[0] if spec.target else "-"
-        rows.append((name, spec.family, spec.task, spec.dataset, f"{spec.parameters:,}", target, measured))
+        entry, measured = get_entry(name), measurements().get(name)
+        target = str(entry.target).split(" (")[0] if entry.target else "-"
+        measured = f"{measured.value:.4f}" if measured else "-"
+        rows.append(
+            (name, entry.family, entry.task, entry.dataset, f"{parameter_count(name):,}", target, measured)
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -448,11 +450,15 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    from modelzoo.errors import ModelZooError
-    from modelzoo.tfstartup import devices_initialised_quietly
+    args = make_parser().parse_args(argv)  # --help answers here, before TensorFlow is imported
+    from modelzoo.tfstartup import devices_initialised_quietly, import_tensorflow
 
-    if args.command != "train":  # train first sets up its tf.distribute strategy (collective ops)
+    import_tensorflow()
+    from modelzoo.errors import ModelZooError
+
+    # train sets up its tf.distribute strategy first (collective ops); list reads parameter counts
+    # from a table and builds no model, unless a module's own entries must be built to count them.
+    if args.command != "train" and (args.command != "list" or args.imports):
         devices_initialised_quietly()
 
     if args.no_download:

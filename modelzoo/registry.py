@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import hashlib
 import inspect
 import json
 import os
@@ -20,6 +21,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -547,6 +549,46 @@ def _probe(name: str) -> tuple[int, tuple[IOSpec, ...], tuple[IOSpec, ...]]:
     return model.count_params(), client_inputs(entry.info), output_specs(model)
 
 
+PARAMETER_TABLE = "parameters.json"
+"""Each built-in entry's parameter count with its default hyperparameters, so listing the zoo builds
+no model. `tests/test_registry.py` checks it against built models; `write_parameter_table()`
+rewrites it after an entry changes."""
+
+
+def parameter_count(name: str) -> int:
+    """An entry's parameter count with default hyperparameters: from `PARAMETER_TABLE` when it was
+    counted for the same builder, hyperparameters and dataset, else by building the model."""
+    entry = get_entry(name)
+    known = parameter_table().get(name)
+    if known is not None and known["fingerprint"] == fingerprint(entry):
+        return known["parameters"]
+    return _probe(name)[0]
+
+
+def fingerprint(entry: Entry) -> str:
+    """What an entry's default model depends on: its builder, default hyperparameters and dataset."""
+    what = [entry.builder.__module__, entry.builder.__qualname__, dict(entry.defaults), entry.info.to_dict()]
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def parameter_table() -> dict[str, dict[str, Any]]:
+    text = resources.files("modelzoo").joinpath(PARAMETER_TABLE).read_text()
+    return json.loads(text)
+
+
+def write_parameter_table() -> Path:
+    """Count every built-in entry's parameters by building it, into `modelzoo/parameters.json`."""
+    table = {
+        name: {"parameters": _probe(name)[0], "fingerprint": fingerprint(get_entry(name))}
+        for name in list_models()
+    }
+    path = Path(__file__).with_name(PARAMETER_TABLE)
+    path.write_text(json.dumps(table, indent=2) + "\n")
+    parameter_table.cache_clear()
+    return path
+
+
 def output_specs(model: keras.Model) -> tuple[IOSpec, ...]:
     return tuple(IOSpec(n, tuple(t.shape), str(t.dtype)) for n, t in zip(model.output_names, model.outputs))
 
@@ -589,7 +631,7 @@ def list_models(
             continue
         if dataset is not None and entry.dataset != dataset:
             continue
-        if max_params is not None and _probe(name)[0] > max_params:
+        if max_params is not None and parameter_count(name) > max_params:
             continue
         names.append(name)
     return names

@@ -1,13 +1,15 @@
 """TensorFlow imported quietly: its start-up lines on a CPU machine (oneDNN, no CUDA driver,
 cuInit failed, CPU instructions) are printed by absl before its logging is set up, so
 TF_CPP_MIN_LOG_LEVEL no longer hides them, and every `modelzoo` command began with five of them,
-one an ERROR. The package imports TensorFlow inside `startup_chatter_hidden`; the CLI also
+one an ERROR. The package imports TensorFlow inside `startup_chatter_hidden` (`import_tensorflow`,
+on first use of a public name, and by the CLI after parsing its arguments); the CLI also
 initialises the devices inside it (where cuInit fails on a CPU machine). A library user's devices
 are not initialised at import, so they can still be configured (memory growth, logical CPUs)."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -46,6 +48,23 @@ def startup_chatter_hidden() -> Iterator[None]:
             for line in capture.read().decode(errors="replace").splitlines():
                 if line.strip() and not STARTUP_CHATTER.match(line):
                     print(line, file=sys.stderr)
+
+
+@functools.cache
+def import_tensorflow() -> None:
+    """Import TensorFlow with its start-up chatter hidden, and check Keras runs on it: before any
+    modelzoo module that needs them (the package imports its names lazily, so the CLI's --help
+    never pays for TensorFlow)."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with startup_chatter_hidden():
+        import tensorflow  # noqa: F401
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            f"modelzoo needs the TensorFlow backend of Keras, but KERAS_BACKEND is "
+            f"{keras.backend.backend()!r}; unset it or set KERAS_BACKEND=tensorflow."
+        )
 
 
 def devices_initialised_quietly() -> None:

@@ -120,3 +120,30 @@ def test_reproduce_holds_an_entry_to_its_target(monkeypatch, capsys):
     assert "SHORT" in out and "0/1 entries reached their target; short: mlp_breast_cancer" in out
     assert cli.main(["reproduce"]) == 2
     assert "takes entry names or --quick" in capsys.readouterr().err
+
+
+def test_help_answers_without_importing_tensorflow():
+    code = (
+        "import sys\n"
+        "from modelzoo.cli import main\n"
+        "for argv in (['--help'], ['train', '--help'], ['list', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as done:\n"
+        "        assert done.code == 0\n"
+        "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "--data-dir" in shown.stdout and shown.stdout.strip().endswith("[]")
+
+
+def test_list_builds_no_model(tmp_path, monkeypatch):
+    from modelzoo import registry
+    from modelzoo.cli import main
+
+    def refuse(entry, *args, **kwargs):
+        raise AssertionError(f"list built {entry.name}")
+
+    monkeypatch.setattr(registry.Entry, "instantiate", refuse)
+    assert main(["list", "--max-params", "100000"]) == 0

@@ -185,3 +185,17 @@ def test_register_declares_a_new_entry_beside_its_builder(monkeypatch):
         modelzoo.register("tiny_x", dataset="digitz", recipe=CLASSIFIER)(tiny)
     with pytest.raises(modelzoo.UnknownNameError, match="hyperparameter of tiny 'depth'"):
         modelzoo.register("tiny_y", dataset="digits", recipe=CLASSIFIER, depth=2)(tiny)
+
+
+def test_parameter_table_matches_the_built_models():
+    """`modelzoo list` reads counts from modelzoo/parameters.json: they must be what building gives.
+    After changing an entry: python -c 'from modelzoo.registry import write_parameter_table as w; w()'"""
+    table = registry.parameter_table()
+    assert sorted(table) == modelzoo.list_models()
+    for name, row in table.items():
+        assert row == {
+            "parameters": registry._probe(name)[0],
+            "fingerprint": registry.fingerprint(registry.get_entry(name)),
+        }
+    changed = registry.get_entry("mlp_digits")
+    assert registry.fingerprint(changed) != registry.fingerprint(registry.get_entry("mlp_mnist"))
