@@ -6,6 +6,7 @@ model server does) and times both on the same inputs, interleaved, at batch 1 an
     python benchmarks/serving.py              # the entries of ENTRIES
     python benchmarks/serving.py --quick      # fewer repeats, under a minute
     python benchmarks/serving.py mlp_digits   # one entry
+    python benchmarks/serving.py bert_sst2 --padding max_length --padding longest --set preset=minilm_l6
 
 The baseline is the Keras model traced once with `tf.function` (what `predict` runs per batch, without
 its Python loop): p50/p99 in milliseconds and the ratio exported / Keras (goal <= 1.1). The exported
@@ -13,7 +14,9 @@ signature answers more than the model's output: probabilities, class ids and cla
 logits. So a third call, `same outputs`, is the in-memory Keras model computing what the signature
 returns; `export` = served / same outputs is what loading the SavedModel costs by itself, and the
 difference between the two ratios is the price of the richer answer. Weights are untrained (latency
-does not depend on them); text models adapt on a few sentences.
+does not depend on them); text models adapt on a few sentences. `--padding` builds text models
+padded to `sequence_length` (`max_length`, as before) or to the longest text of the request
+(`longest`, the default); batch 1 is a ten-word sentence.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import modelzoo  # noqa: E402
+from modelzoo.cli import parse_sets  # noqa: E402
 from modelzoo.data import DatasetInfo  # noqa: E402
 from modelzoo.export import serving_outputs  # noqa: E402
+from modelzoo.models.common import PADDINGS  # noqa: E402
 from modelzoo.registry import get_entry  # noqa: E402
 
 ENTRIES = ("mlp_digits", "cnn_digits", "mlp_breast_cancer", "rnn_sst2", "transformer_sst2", "bert_sst2")
-ROW = "{:<18} {:>5}  {:>9} {:>7}  {:>12}  {:>10} {:>7}  {:>5}  {:>6}"
+ROW = "{:<18} {:<10} {:>5}  {:>9} {:>7}  {:>12}  {:>10} {:>7}  {:>5}  {:>6}"
 """Latencies in milliseconds; ratio = served p50 / keras p50, export = served p50 / same-outputs p50."""
 SENTENCES = (
-    "a gripping and moving film with a superb cast",
+    "a gripping and moving film with a truly superb cast",
     "the plot was tedious and the acting lifeless",
     "charming, funny and far better than I expected",
     "an awful, boring mess from start to finish",
@@ -55,10 +60,11 @@ def inputs_for(info: DatasetInfo, batch: int, rng: np.random.Generator) -> np.nd
     return rng.normal(size=(batch, *info.input_shape)).astype(np.float32)
 
 
-def build_untrained(name: str, info: DatasetInfo) -> tf.keras.Model:
+def build_untrained(name: str, info: DatasetInfo, overrides: dict) -> tf.keras.Model:
     if info.is_text:
-        return modelzoo.build(name, adapt_data=tf.data.Dataset.from_tensor_slices(list(SENTENCES)).batch(4))
-    return modelzoo.build(name)
+        adapt = tf.data.Dataset.from_tensor_slices(list(SENTENCES)).batch(4)
+        return modelzoo.build(name, adapt_data=adapt, **overrides)
+    return modelzoo.build(name, **overrides)
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -80,10 +86,12 @@ def time_interleaved(calls: dict, x: tf.Tensor, repeats: int) -> dict[str, list[
     return times
 
 
-def compare(name: str, export_root: str, repeats: dict[int, int], rng: np.random.Generator) -> list[str]:
+def compare(
+    name: str, export_root: str, repeats: dict[int, int], rng: np.random.Generator, overrides: dict
+) -> list[str]:
     """Rows of the table for one entry: Keras vs exported latency at each batch size."""
     info = get_entry(name).info
-    model = build_untrained(name, info)
+    model = build_untrained(name, info, overrides)
     path = modelzoo.export(model, name, export_root)
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     (input_name,) = served.structured_input_signature[1]
@@ -103,7 +111,7 @@ def compare(name: str, export_root: str, repeats: dict[int, int], rng: np.random
         times = time_interleaved(calls, tf.constant(inputs_for(info, batch, rng)), n)
         (k50, k99), (o50, _), (s50, s99) = (percentiles(times[key]) for key in calls)
         figures = (f"{v:.2f}" for v in (k50, k99, o50, s50, s99, s50 / k50, s50 / o50))
-        rows.append(ROW.format(name, batch, *figures))
+        rows.append(ROW.format(name, overrides.get("padding", ""), batch, *figures))
     return rows
 
 
@@ -111,15 +119,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", default=list(ENTRIES))
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a run under a minute)")
+    parser.add_argument(
+        "--padding", action="append", choices=PADDINGS, help="text models: each padding given, in turn"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override (repeatable)"
+    )
     args = parser.parse_args()
     repeats = {1: 50 if args.quick else 300, 256: 10 if args.quick else 60}
     rng = np.random.default_rng(0)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}")
-    header = ("entry", "batch", "keras p50", "p99", "same outputs", "served p50", "p99", "ratio", "export")
+    header = (
+        "entry",
+        "padding",
+        "batch",
+        "keras p50",
+        "p99",
+        "same outputs",
+        "served p50",
+        "p99",
+        "ratio",
+        "export",
+    )
     print(ROW.format(*header))
     with tempfile.TemporaryDirectory() as export_root:
         for name in args.names:
-            print("\n".join(compare(name, export_root, repeats, rng)), flush=True)
+            overrides = parse_sets(name, args.set)
+            paddings = (args.padding or [None]) if get_entry(name).info.is_text else [None]
+            for padding in paddings:
+                given = overrides | ({"padding": padding} if padding else {})
+                print("\n".join(compare(name, export_root, repeats, rng, given)), flush=True)
 
 
 if __name__ == "__main__":

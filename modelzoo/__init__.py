@@ -12,6 +12,8 @@ model = modelzoo.build("cnn", data=data)
 
 import importlib
 import os
+import sys
+import types
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -58,6 +60,18 @@ answers without importing TensorFlow; TensorFlow is imported then, quietly (`tfs
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(_HOME)
+
+
+class _Package(types.ModuleType):
+    """`modelzoo.export` is the function: importing the submodule of the same name (which sets the
+    package's attribute to the module) must not hide it."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if not (name in _HOME and isinstance(value, types.ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

@@ -281,7 +281,7 @@ def test_weights_are_saved_once(digits_model, tmp_path):
 def test_export_killed_midway_leaves_no_version(digits_model, tmp_path):
     code = f"""
 import sys, time
-import modelzoo
+import modelzoo, modelzoo.export
 export = sys.modules["modelzoo.export"]
 def stall(saved_model_dir):
     print("written", flush=True)

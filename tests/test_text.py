@@ -58,22 +58,29 @@ def token_ids(model: keras.Model, texts: np.ndarray) -> np.ndarray:
     in-model vectorizer's, after the padding is trimmed."""
     if getattr(model, "preprocessor", None) is not None:
         return np.asarray(model.preprocessor(tf.constant(texts))["token_ids"])
-    return np.asarray(keras.Model(model.inputs, model.get_layer("trim_padding").output)(tf.constant(texts)))
+    ids = next(
+        model.get_layer(n) for n in ("trim_padding", "vectorize") if n in [x.name for x in model.layers]
+    )
+    return np.asarray(keras.Model(model.inputs, ids.output)(tf.constant(texts)))
 
 
 @pytest.mark.parametrize("name", TEXT_ENTRIES)
 def test_a_batch_padded_to_its_longest_text_predicts_as_one_padded_to_sequence_length(name):
     texts, _ = sentiment_corpus(200, seed=5)
-    model = modelzoo.build(name, adapt_data=tf.data.Dataset.from_tensor_slices(texts).batch(64))
+    adapt = tf.data.Dataset.from_tensor_slices(texts).batch(64)
+    model = modelzoo.build(name, adapt_data=adapt)
     length = model.modelzoo.hyperparameters["sequence_length"]
     short = strings(["", "dull", *texts[:6]])
     full = np.append(short, " ".join(texts))  # one text beyond sequence_length: the batch pads to it
     longest = token_ids(model, short).shape[1]
     assert longest < length / 2 and token_ids(model, full).shape[1] == length
     assert token_ids(model, strings([""])).shape[1] >= 1
-    np.testing.assert_allclose(
-        model.predict(short, verbose=0), model.predict(full, verbose=0)[:-1], atol=1e-5, rtol=0
-    )
+    predicted = model.predict(short, verbose=0)
+    np.testing.assert_allclose(predicted, model.predict(full, verbose=0)[:-1], atol=1e-5, rtol=0)
+    fixed = modelzoo.build(name, adapt_data=adapt, padding="max_length")  # every batch at sequence_length
+    fixed.set_weights(model.get_weights())
+    assert token_ids(fixed, short).shape[1] == length
+    np.testing.assert_allclose(predicted, fixed.predict(short, verbose=0), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])

@@ -2,7 +2,8 @@
 
 The model is keras-hub's `BertTextClassifier` (as `task_class()`, which predicts on the batches
 people pass, see `TextBatches`): a `BertBackbone`, a classification head and, attached
-as its `preprocessor`, a `BertTextClassifierPreprocessor` holding the `BertTokenizer`. So
+as its `preprocessor`, a `BertTextClassifierPreprocessor` holding the `BertTokenizer` (as
+`preprocessor_class()`, which pads a batch to its longest text, not to `sequence_length`). So
 `model.predict(["a gripping film"])` takes raw strings, the vocabulary travels inside `.keras` files,
 and an export tokenizes in the graph with tensorflow-text ops.
 
@@ -24,7 +25,7 @@ import keras
 
 from modelzoo.data import DatasetInfo
 from modelzoo.errors import InvalidValueError, MissingPackageError, UnknownNameError
-from modelzoo.models.common import TextBatches
+from modelzoo.models.common import TextBatches, check_padding
 from modelzoo.recipes import BERT_FINETUNE
 from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
 
@@ -176,6 +177,7 @@ def bert(
     num_heads: int = 2,
     intermediate_dim: int = 512,
     dropout: float = 0.1,
+    padding: str = "longest",
     adapt_data: AdaptData = None,
 ) -> keras.Model:
     """BERT sentence classifier (keras-hub) on raw strings, from a pretrained preset or from config.
@@ -189,6 +191,8 @@ def bert(
         BertTokenizer,
     )
 
+    check_padding(padding)
+    packer = preprocessor_class() if padding == "longest" else BertTextClassifierPreprocessor
     if len(SPECIAL_TOKENS) >= vocabulary_size:
         raise ValueError(f"vocabulary_size must exceed {len(SPECIAL_TOKENS)}, got {vocabulary_size}.")
     num_classes = info.num_classes
@@ -196,7 +200,7 @@ def bert(
         path = resolve_preset(preset)
         try:
             packed = BertTextClassifierPreprocessor.from_preset(path, sequence_length=sequence_length)
-            preprocessor = preprocessor_class()(packed.tokenizer, sequence_length, truncate=packed.truncate)
+            preprocessor = packer(packed.tokenizer, sequence_length, truncate=packed.truncate)
             head = {} if has_head(path, num_classes) else {"num_classes": num_classes}
             task = BertTextClassifier.from_preset(
                 path, preprocessor=preprocessor, dropout=dropout, name=name, **head
@@ -214,5 +218,5 @@ def bert(
         dropout=dropout,
         max_sequence_length=sequence_length,
     )
-    preprocessor = preprocessor_class()(tokenizer, sequence_length=sequence_length)
+    preprocessor = packer(tokenizer, sequence_length=sequence_length)
     return task_class()(backbone, num_classes, preprocessor=preprocessor, dropout=dropout, name=name)

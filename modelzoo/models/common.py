@@ -61,18 +61,30 @@ class TrimPadding(keras.layers.Layer):
         return (input_shape[0], None)
 
 
+PADDINGS = ("longest", "max_length")
+"""How a text model pads a batch: to its longest text (less work), or always to `sequence_length`
+(one shape for every batch, which XLA and TPUs compile once)."""
+
+
+def check_padding(padding: str) -> None:
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}.")
+
+
 def vectorize(
-    inputs: keras.KerasTensor, max_tokens: int, sequence_length: int, adapt_data: AdaptData
+    inputs: keras.KerasTensor, max_tokens: int, sequence_length: int, adapt_data: AdaptData, padding: str
 ) -> keras.KerasTensor:
     """Raw strings -> token ids inside the model (lower-cased, punctuation stripped, truncated to
-    `sequence_length`, padded to the batch's longest text), so the vocabulary travels with
-    `.keras` files and exports."""
+    `sequence_length`, padded as `padding` says), so the vocabulary travels with `.keras` files and
+    exports."""
+    check_padding(padding)
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens, output_sequence_length=sequence_length, name="vectorize"
     )
     if adapt_data is not None:
         vectorizer.adapt(adapt_data())
-    return TrimPadding(name="trim_padding")(vectorizer(inputs))
+    ids = vectorizer(inputs)
+    return TrimPadding(name="trim_padding")(ids) if padding == "longest" else ids
 
 
 def preprocess(

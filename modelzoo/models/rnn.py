@@ -33,13 +33,14 @@ def rnn(
     units: int = 64,
     cell: str = "lstm",
     dropout: float = 0.3,
+    padding: str = "longest",
     adapt_data: AdaptData = None,
 ) -> keras.Model:
     """TextVectorization -> Embedding -> Bidirectional(LSTM|GRU) -> Dropout -> head."""
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}.")
     inputs = model_input(info)
-    x = vectorize(inputs, max_tokens, sequence_length, adapt_data)
+    x = vectorize(inputs, max_tokens, sequence_length, adapt_data, padding)
     x = keras.layers.Embedding(max_tokens, embedding_dim, mask_zero=True, name="embed")(x)
     x = keras.layers.Bidirectional(CELLS[cell](units), name=f"bi{cell}")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)

@@ -58,6 +58,7 @@ def transformer(
     intermediate_dim: int = 128,
     num_layers: int = 1,
     dropout: float = 0.1,
+    padding: str = "longest",
     adapt_data: AdaptData = None,
 ) -> keras.Model:
     """TextVectorization -> TokenAndPositionEmbedding -> `num_layers` x TransformerEncoder ->
@@ -65,7 +66,7 @@ def transformer(
     from keras_hub.layers import TokenAndPositionEmbedding, TransformerEncoder  # slow import: only when built
 
     inputs = model_input(info)
-    x = vectorize(inputs, max_tokens, sequence_length, adapt_data)
+    x = vectorize(inputs, max_tokens, sequence_length, adapt_data, padding)
     # Padding is masked (attention and the mean skip it), so a batch's padding length cannot
     # change a prediction.
     x = TokenAndPositionEmbedding(max_tokens, sequence_length, embedding_dim, mask_zero=True, name="embed")(x)

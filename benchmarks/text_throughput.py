@@ -1,0 +1,122 @@
+"""Text training throughput: every batch padded to the entry's `sequence_length` against batches
+grouped by length and padded to their longest text, in one run on the same machine.
+
+    python benchmarks/text_throughput.py --data-dir ../shared/data        # the SST-2 and IMDB entries
+    python benchmarks/text_throughput.py bert_sst2 --set preset=minilm_l6 --steps 40 --data-dir ../shared/data
+
+Each entry is built twice with its recipe: `padding="max_length"` (every batch `sequence_length`
+tokens long, as before) and `padding="longest"` (the default). Both train on the same batches of the
+entry's train split, from the loader that groups texts of similar length; with fixed padding the
+order costs nothing either way. After `--warmup` steps (tracing) it times `--steps` steps of
+`model.fit`, and counts in those batches the real tokens (non-padding ids of the model's own
+tokenizer: TextVectorization, or BERT's WordPiece with [CLS] and [SEP]) and the tokens computed
+(examples x padded length).
+
+Columns: examples/s and real tokens/s; padding share = tokens computed / real tokens; the epoch time
+those rates give for the whole train split; speed-up = grouped / fixed examples/s. Goals on SST-2:
+padding share <= 1.3 and, for the entries trained from scratch, speed-up >= 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import modelzoo  # noqa: E402
+from modelzoo.cli import parse_sets  # noqa: E402
+from modelzoo.errors import DataNotFoundError  # noqa: E402
+from modelzoo.registry import record_of  # noqa: E402
+from modelzoo.training import split_of  # noqa: E402
+
+ROW = "{:<18} {:<10} {:>6} {:>11} {:>14} {:>8} {:>10} {:>8}"
+PADDING_GOAL, SPEEDUP_GOAL = 1.3, 3.0
+
+
+def token_counts(model: keras.Model, texts: tf.Tensor) -> tuple[int, int]:
+    """(real tokens, tokens computed) for one batch, by the model's own tokenizer."""
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is not None:
+        mask = np.asarray(preprocessor(texts)["padding_mask"])
+    else:
+        mask = np.asarray(model.get_layer("vectorize")(texts)) != 0
+        if "trim_padding" in [layer.name for layer in model.layers]:
+            mask = mask[:, : max(1, int(mask.sum(axis=1).max()))]
+    return int(mask.sum()), int(mask.size)
+
+
+def measure(name: str, padding: str, overrides: dict, args: argparse.Namespace) -> dict[str, float]:
+    """Train `args.steps` steps after `args.warmup`; rates over the timed steps."""
+    keras.utils.clear_session()
+    model = modelzoo.build(name, data_dir=args.data_dir, padding=padding, **overrides)
+    record = record_of(model)
+    train = split_of(record, "train", record.recipe.batch_size, args.data_dir, seed=record.recipe.seed)
+    examples = int(sum(1 for _ in train.unbatch().map(lambda x, y: y)))
+    timed = train.skip(args.warmup).take(args.steps).cache()  # counted, then trained on: the same batches
+    real = computed = count = 0
+    for texts, _ in timed:
+        r, c = token_counts(model, texts)
+        real, computed, count = real + r, computed + c, count + len(texts)
+    model.fit(train.take(args.warmup), epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(timed, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    return {
+        "steps": args.steps,
+        "examples/s": count / seconds,
+        "tokens/s": real / seconds,
+        "share": computed / real,
+        "epoch min": examples / (count / seconds) / 60,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="text entries (default: every one whose data is found)")
+    parser.add_argument("--data-dir", help="where sst2/ and imdb/ are (default: $MODELZOO_DATA_DIR)")
+    parser.add_argument("--steps", type=int, default=100, help="training steps timed per entry and padding")
+    parser.add_argument("--warmup", type=int, default=10, help="steps run first, untimed (tracing)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override (repeatable)"
+    )
+    args = parser.parse_args()
+    names = args.names or modelzoo.list_models(task="text_classification")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}")
+    print(
+        ROW.format(
+            "entry", "padding", "steps", "examples/s", "real tokens/s", "padding", "epoch min", "speed-up"
+        )
+    )
+    verdicts = []
+    for name in names:
+        overrides = parse_sets(name, args.set)
+        try:
+            fixed = measure(name, "max_length", overrides, args)
+        except DataNotFoundError as err:
+            print(f"{name:<18} skipped: {err}".splitlines()[0][:160])
+            continue
+        grouped = measure(name, "longest", overrides, args)
+        speedup = grouped["examples/s"] / fixed["examples/s"]
+        for padding, row, extra in (("max_length", fixed, ""), ("longest", grouped, f"{speedup:.2f}x")):
+            figures = (f"{row['examples/s']:.0f}", f"{row['tokens/s']:.0f}", f"{row['share']:.2f}")
+            print(
+                ROW.format(name, padding, row["steps"], *figures, f"{row['epoch min']:.1f}", extra),
+                flush=True,
+            )
+        if name.endswith("_sst2"):
+            verdicts.append(f"{name}: padding share {grouped['share']:.2f} (goal <= {PADDING_GOAL})")
+            if "preset" not in overrides and not name.startswith("bert"):
+                verdicts.append(f"{name}: speed-up {speedup:.2f}x (goal >= {SPEEDUP_GOAL}x)")
+    for line in verdicts:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
