@@ -158,8 +158,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     record = record_of(model)
     refuse_unused_data_dir(record.info, args.data_dir)
     batch_size = record.recipe.global_batch_size(strategy.num_replicas_in_sync)
-    train = split_of(record, "train", batch_size, args.data_dir, seed=record.recipe.seed)
-    val = split_of(record, "validation", batch_size, args.data_dir)
+    train = split_of(record, "train", batch_size, args.data_dir, seed=record.recipe.seed, model=model)
+    val = split_of(record, "validation", batch_size, args.data_dir, model=model)
     if args.resume is not None and not is_unfinished(Path(args.resume)):
         raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
     run_dir = Path(args.resume or args.run_dir or "")
@@ -180,7 +180,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     # Across workers, each batch's predictions would be gathered from all of them: the chief
     # predicts alone, with the best checkpoint (the weights the model holds) outside the strategy.
     alone = load_checkpoint(run_dir) if distribute.spans_workers(strategy) else model
-    test = split_of(record, "test", record.recipe.batch_size, args.data_dir)
+    test = split_of(record, "test", record.recipe.batch_size, args.data_dir, model=alone)
     report = evaluation.report(alone, record.info, test, "test", metrics, name=record.name)
     print(report.table())
     print("Report: " + ", ".join(str(p) for p in report.write(run_dir)))

@@ -95,9 +95,9 @@ def fit(
                 f"Model {model.name!r} is not a modelzoo entry, so it has no default dataset; "
                 "pass train=(x, y) or a batched tf.data.Dataset."
             )
-        train = split_of(record, "train", batch_size, data_dir, seed=recipe.seed)
+        train = split_of(record, "train", batch_size, data_dir, seed=recipe.seed, model=model)
         if val is None:
-            val = split_of(record, "validation", batch_size, data_dir)
+            val = split_of(record, "validation", batch_size, data_dir, model=model)
     write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
     callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
     if write_dir is not None:
@@ -213,19 +213,32 @@ def check_labels(model: keras.Model, record: BuildRecord, data: Data | None) -> 
 
 
 def split_of(
-    record: BuildRecord, split: str, batch_size: int, data_dir: str | os.PathLike | None = None, seed: int = 0
+    record: BuildRecord,
+    split: str,
+    batch_size: int,
+    data_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    model: keras.Model | None = None,
 ) -> tf.data.Dataset:
     """A split of the data `record`'s model was built for: the user's files, else the entry's
-    dataset."""
+    dataset. Texts are batched by their length in `model`'s own tokens when it is a text model."""
+    lengths_of = getattr(model, "token_lengths", None)
     if record.data is not None:
-        dataset = record.data.dataset(split, batch_size, seed)
+        dataset = record.data.dataset(split, batch_size, seed, lengths_of=lengths_of)
     elif record.info.source == "files":
         raise InvalidValueError(
             f"{record.name} was trained on files ({record.info.description}); load them again with "
             "modelzoo.load_files and pass data=..., or give the split as (x, y)."
         )
     else:
-        dataset = load_dataset(record.info.name, split, batch_size=batch_size, data_dir=data_dir, seed=seed)
+        dataset = load_dataset(
+            record.info.name,
+            split,
+            batch_size=batch_size,
+            data_dir=data_dir,
+            seed=seed,
+            lengths_of=lengths_of,
+        )
     CHECKED.add(dataset)
     return dataset
 
@@ -328,7 +341,7 @@ def evaluate(
         record = BuildRecord(entry.name, entry.defaults, entry.recipe, entry.info)
     elif name is not None and name not in (record.entry, record.name):
         raise InvalidValueError(f"This model was built as {record.name!r}, not {name!r}.")
-    data = split_of(record, split, record.recipe.batch_size, data_dir)
+    data = split_of(record, split, record.recipe.batch_size, data_dir, model=model)
     metrics = {k: float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
     if not report:
         return metrics

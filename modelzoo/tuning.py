@@ -192,8 +192,8 @@ def tune(
 
             record = record_of(model)
             batch = record.recipe.batch_size
-            train = split_of(record, "train", batch, data_dir, seed=record.recipe.seed)
-            val = split_of(record, "validation", batch, data_dir)
+            train = split_of(record, "train", batch, data_dir, seed=record.recipe.seed, model=model)
+            val = split_of(record, "validation", batch, data_dir, model=model)
             if not interactive:  # KerasTuner's own display rewrites lines with terminal codes
                 print(f"Trial: {shown(hp.values)}", flush=True)
             shown_fit = {"verbose": 1 if interactive else 2, "shuffle": False}  # split_of shuffles train

@@ -13,6 +13,7 @@ from conftest import sentiment_corpus
 
 import modelzoo
 from modelzoo.export import graph_ops
+from modelzoo.training import split_of
 
 TEXT_ENTRIES = modelzoo.list_models(task="text_classification")
 
@@ -81,6 +82,18 @@ def test_a_batch_padded_to_its_longest_text_predicts_as_one_padded_to_sequence_l
     fixed.set_weights(model.get_weights())
     assert token_ids(fixed, short).shape[1] == length
     np.testing.assert_allclose(predicted, fixed.predict(short, verbose=0), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["transformer_sst2", "bert_sst2"])
+def test_training_batches_are_grouped_by_the_models_own_tokens(name, sst2_dir):
+    model = modelzoo.build(name, data_dir=sst2_dir)
+    train = split_of(model.modelzoo, "train", 32, sst2_dir, seed=0, model=model)
+    computed = real = 0
+    for texts, _ in train:
+        ids = token_ids(model, texts.numpy())
+        computed, real = computed + ids.size, real + np.count_nonzero(ids)
+    assert real == model.token_lengths(np.array([t.numpy() for t, _ in train.unbatch()], object)).sum()
+    assert computed / real < 1.1, "each batch holds texts of about the same number of tokens"
 
 
 @pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from modelzoo.data import DatasetInfo
 from modelzoo.registry import AdaptData, Choice, Float, client_inputs
@@ -40,6 +41,20 @@ class TextBatches:
         if isinstance(x, np.ndarray) and len(x) == 0:
             return np.zeros((0, *self.outputs[0].shape[1:]), dtype=self.outputs[0].dtype)
         return super().predict(x, *args, **kwargs)
+
+    def token_lengths(self, texts: np.ndarray) -> np.ndarray:
+        """Tokens per text as this model computes them (its own tokenizer, truncated as it
+        truncates; BERT's [CLS] and [SEP] included): what the loaders group batches by."""
+        preprocessor = getattr(self, "preprocessor", None)
+        counts = [np.zeros(0, np.int64)]
+        for start in range(0, len(texts), 4096):
+            batch = tf.constant(np.asarray(texts[start : start + 4096], dtype=object))
+            if preprocessor is not None:
+                mask = preprocessor(batch)["padding_mask"]
+            else:
+                mask = keras.ops.not_equal(self.get_layer("vectorize")(batch), 0)
+            counts.append(np.asarray(mask).sum(axis=1))
+        return np.concatenate(counts)
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
