@@ -159,7 +159,7 @@ def test_text_batches_are_grouped_by_length_seeded_and_whole():
         assert sorted(t for batch in epoch for t in batch) == sorted(texts)  # each text once
         lengths = [[len(t.split()) for t in batch] for batch in epoch]
         computed = sum(max(b) * len(b) for b in lengths)
-        assert computed / sum(map(sum, lengths)) < 1.05, "a batch holds texts of similar length"
+        assert computed / sum(map(sum, lengths)) < 1.15, "a batch holds texts of similar length"
         assert len(set(max(b) for b in lengths[:20])) > 5, "not short-to-long through the epoch"
 
     test = batches_of_arrays((texts, labels), "test", 32, 0)

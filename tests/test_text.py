@@ -93,7 +93,7 @@ def test_training_batches_are_grouped_by_the_models_own_tokens(name, sst2_dir):
         ids = token_ids(model, texts.numpy())
         computed, real = computed + ids.size, real + np.count_nonzero(ids)
     assert real == model.token_lengths(np.array([t.numpy() for t, _ in train.unbatch()], object)).sum()
-    assert computed / real < 1.1, "each batch holds texts of about the same number of tokens"
+    assert computed / real < 1.15, "each batch holds texts of about the same number of tokens"
 
 
 @pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])

@@ -26,10 +26,12 @@ LengthsOf = Callable[[np.ndarray], np.ndarray] | None
 DEFAULT_BATCH_SIZE = 32
 SHUFFLE_BUFFER = 60_000
 """Large enough to hold every dataset here whole, so shuffling is uniform."""
-LENGTH_GROUP_BATCHES = 50
+LENGTH_GROUP_BATCHES = 8
 """Text train batches are cut from windows of this many batches of shuffled examples, sorted by
 length inside the window (Hugging Face's `group_by_length` megabatches): a batch holds texts of
-similar length, so padding it to its longest wastes little, and each epoch's batches still differ."""
+similar length, so padding it to its longest wastes little, and each epoch's batches still differ.
+Not more: with windows of 50 batches, every batch held one length and rnn_sst2 lost 0.014 on SST-2
+dev (0.8100 over seeds 0-2, against 0.8241 ungrouped); with 8, 0.8242."""
 
 __all__ = [
     "DATASETS",

@@ -78,7 +78,7 @@ class TrimPadding(keras.layers.Layer):
 
 PADDINGS = ("longest", "max_length")
 """How a text model pads a batch: to its longest text (less work), or always to `sequence_length`
-(one shape for every batch, which XLA and TPUs compile once)."""
+(one shape for every batch, which an XLA-compiled BERT step compiles once, not once per length)."""
 
 
 def check_padding(padding: str) -> None:
