@@ -29,7 +29,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import modelzoo  # noqa: E402
@@ -42,16 +41,13 @@ ROW = "{:<18} {:<10} {:>6} {:>11} {:>14} {:>8} {:>10} {:>8}"
 PADDING_GOAL, SPEEDUP_GOAL = 1.3, 3.0
 
 
-def token_counts(model: keras.Model, texts: tf.Tensor) -> tuple[int, int]:
-    """(real tokens, tokens computed) for one batch, by the model's own tokenizer."""
-    preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is not None:
-        mask = np.asarray(preprocessor(texts)["padding_mask"])
-    else:
-        mask = np.asarray(model.get_layer("vectorize")(texts)) != 0
-        if "trim_padding" in [layer.name for layer in model.layers]:
-            mask = mask[:, : max(1, int(mask.sum(axis=1).max()))]
-    return int(mask.sum()), int(mask.size)
+def token_counts(model: keras.Model, texts: tf.Tensor, padding: str) -> tuple[int, int]:
+    """(real tokens, tokens computed) for one batch: the model's own counts (`token_lengths`),
+    and the batch padded to `sequence_length` or to its longest text."""
+    lengths = model.token_lengths(texts.numpy())
+    fixed = padding == "max_length"
+    padded = model.modelzoo.hyperparameters["sequence_length"] if fixed else max(1, int(lengths.max()))
+    return int(lengths.sum()), len(lengths) * padded
 
 
 class StepClock(keras.callbacks.Callback):
@@ -78,7 +74,7 @@ def measure(name: str, padding: str, overrides: dict, args: argparse.Namespace) 
     batches = train.take(args.warmup + args.steps).cache()  # counted, then trained on: the same batches
     real = computed = count = 0
     for texts, _ in batches.skip(args.warmup):
-        r, c = token_counts(model, texts)
+        r, c = token_counts(model, texts, padding)
         real, computed, count = real + r, computed + c, count + len(texts)
     clock = StepClock()
     model.fit(batches, epochs=1, verbose=0, callbacks=[clock])
