@@ -199,8 +199,14 @@ def test_steps_per_execution_never_exceeds_an_epoch():
 
 
 def test_ctrl_c_during_training_says_how_to_resume(tmp_path):
+    # Started as from a terminal: a shell that runs this suite in the background (`pytest &`, nohup)
+    # starts it with SIGINT ignored, children inherit that, and Python then raises no KeyboardInterrupt.
+    as_from_a_terminal = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from modelzoo.cli import main; sys.exit(main())"
+    )
     child = subprocess.Popen(
-        [sys.executable, "-m", "modelzoo.cli", "train", "mlp_digits", "--set", "batch_size=2"],
+        [sys.executable, "-c", as_from_a_terminal, "train", "mlp_digits", "--set", "batch_size=2"],
         cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 300
