@@ -166,3 +166,14 @@ def test_text_batches_are_grouped_by_length_seeded_and_whole():
     served = [t.decode() for x, _ in test for t in x.numpy()]
     assert [len(t.split()) for t in served] == sorted(int(n) + 1 for n in words)
     assert [texts[i] for i in test.example_order] == served
+
+
+def test_large_text_batches_are_grouped_in_narrower_windows():
+    """A batch of 128 is the longest of more draws than one of 32, so it is cut from a window of 16
+    batches: on SST-2-like lengths (log-normal, median 7 words) 1.19 tokens computed per real one,
+    where windows of 8 batches give 1.40."""
+    lengths = np.clip(np.round(np.exp(np.random.default_rng(0).normal(2.0, 0.6, 4000))), 1, 64)
+    texts = np.array([" ".join(["w"] * int(n)) for n in lengths], dtype=object)
+    batches = batches_of_arrays((texts, np.zeros(4000)), "train", 128, seed=0)
+    counts = [[len(t.split()) for t in x.numpy()] for x, _ in batches]
+    assert sum(max(b) * len(b) for b in counts) / lengths.sum() < 1.3
