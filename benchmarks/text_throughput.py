@@ -10,11 +10,12 @@ entry's train split, from the loader that groups texts of similar length; with f
 order costs nothing either way. After `--warmup` steps it times `--steps` steps of
 `model.fit`, and counts in those batches the real tokens (non-padding ids of the model's own
 tokenizer: TextVectorization, or BERT's WordPiece with [CLS] and [SEP]) and the tokens computed
-(examples x padded length). One `fit` runs warm-up and timed steps `--rounds` times (epochs), and a
-callback reads the clock between them, so what a `fit` call costs once (tracing; mapping BERT's
-tokenizer over the data) is left out; the fastest round counts, as in overhead.py, since other
-tenants of the VM slow single rounds (transformer_sst2's speed-up read 1.71x, 2.28x and 2.95x in
-single rounds). Both counts are multiples of the recipe's `steps_per_execution` (16).
+(examples x padded length). Each round is one `fit` of warm-up and timed steps, and a callback
+reads the clock between them, so what a `fit` call costs once (tracing; mapping BERT's tokenizer
+over the data) is left out. Rounds alternate between the two paddings (`--rounds`, 3) and each
+one's fastest round counts, as in overhead.py: other tenants of the VM slow single rounds by up to
+60% (transformer_sst2's speed-up read 1.71x, 2.28x and 2.95x in single back-to-back runs). Both
+counts are multiples of the recipe's `steps_per_execution` (16).
 
 Columns: examples/s and real tokens/s; padding share = tokens computed / real tokens; the epoch time
 those rates give for the whole train split; speed-up = grouped / fixed examples/s. Goals on SST-2:
@@ -53,52 +54,72 @@ def token_counts(model: keras.Model, texts: tf.Tensor, padding: str) -> tuple[in
 
 
 class StepClock(keras.callbacks.Callback):
-    """When each call into the runtime ended (every `steps_per_execution` steps) in each epoch, so
-    the rate leaves out what one `fit` call costs once (tracing, the tf.data map of BERT's
-    tokenizer)."""
+    """When each call into the runtime ended (every `steps_per_execution` steps), so the rate
+    leaves out what one `fit` call costs once (tracing, the tf.data map of BERT's tokenizer)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.ends: list[dict[int, float]] = []
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self.ends.append({})
+        self.ends: dict[int, float] = {}
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
-        self.ends[-1][batch + 1] = time.perf_counter()
+        self.ends[batch + 1] = time.perf_counter()
 
 
-def measure(name: str, padding: str, overrides: dict, args: argparse.Namespace) -> dict[str, float]:
-    """One `fit` of `args.rounds` epochs over `args.warmup + args.steps` batches; rates over the
-    steps after the warm-up, in the fastest round."""
-    keras.utils.clear_session()
-    model = modelzoo.build(name, data_dir=args.data_dir, padding=padding, **overrides)
-    record = record_of(model)
-    train = split_of(
-        record, "train", record.recipe.batch_size, args.data_dir, seed=record.recipe.seed, model=model
-    )
-    examples = int(sum(1 for _ in train.unbatch().map(lambda x, y: y)))
-    batches = train.take(args.warmup + args.steps).cache()  # counted, then trained on: the same batches
-    real = computed = count = 0
-    for texts, _ in batches.skip(args.warmup):
-        r, c = token_counts(model, texts, padding)
-        real, computed, count = real + r, computed + c, count + len(texts)
-    clock = StepClock()
-    model.fit(batches, epochs=args.rounds, verbose=0, callbacks=[clock])
-    start = max(step for step in clock.ends[0] if step <= args.warmup)
-    end = max(clock.ends[0])
-    if (start, end) != (args.warmup, args.warmup + args.steps):
-        raise SystemExit(
-            f"--warmup and --steps must be multiples of steps_per_execution ({model.steps_per_execution})"
+class Trainee:
+    """One build of an entry with one padding, the batches it trains on and their token counts."""
+
+    def __init__(self, name: str, padding: str, overrides: dict, args: argparse.Namespace) -> None:
+        self.model = modelzoo.build(name, data_dir=args.data_dir, padding=padding, **overrides)
+        self.args = args
+        record = record_of(self.model)
+        train = split_of(
+            record,
+            "train",
+            record.recipe.batch_size,
+            args.data_dir,
+            seed=record.recipe.seed,
+            model=self.model,
         )
-    seconds = min(ends[end] - ends[start] for ends in clock.ends)
-    return {
-        "steps": args.steps,
-        "examples/s": count / seconds,
-        "tokens/s": real / seconds,
-        "share": computed / real,
-        "epoch min": examples / (count / seconds) / 60,
-    }
+        self.examples = int(sum(1 for _ in train.unbatch().map(lambda x, y: y)))
+        self.batches = train.take(args.warmup + args.steps).cache()  # counted, then trained on
+        self.real = self.computed = self.count = 0
+        for texts, _ in self.batches.skip(args.warmup):
+            r, c = token_counts(self.model, texts, padding)
+            self.real, self.computed, self.count = self.real + r, self.computed + c, self.count + len(texts)
+
+    def seconds(self) -> float:
+        """One `fit` over warm-up and timed steps; the time the timed steps took."""
+        clock = StepClock()
+        self.model.fit(self.batches, epochs=1, verbose=0, callbacks=[clock])
+        start = max(step for step in clock.ends if step <= self.args.warmup)
+        end = max(clock.ends)
+        if (start, end) != (self.args.warmup, self.args.warmup + self.args.steps):
+            raise SystemExit(
+                f"--warmup and --steps must be multiples of steps_per_execution "
+                f"({self.model.steps_per_execution})"
+            )
+        return clock.ends[end] - clock.ends[start]
+
+    def rates(self, seconds: float) -> dict[str, float]:
+        return {
+            "steps": self.args.steps,
+            "examples/s": self.count / seconds,
+            "tokens/s": self.real / seconds,
+            "share": self.computed / self.real,
+            "epoch min": self.examples / (self.count / seconds) / 60,
+        }
+
+
+def measure(name: str, overrides: dict, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Rates with each padding: rounds alternate between the two builds, and each build's fastest
+    round counts, so a slow spell of the machine does not fall on one padding only."""
+    keras.utils.clear_session()
+    trainees = {padding: Trainee(name, padding, overrides, args) for padding in ("max_length", "longest")}
+    best = dict.fromkeys(trainees, float("inf"))
+    for _ in range(args.rounds):
+        for padding, trainee in trainees.items():
+            best[padding] = min(best[padding], trainee.seconds())
+    return {padding: trainees[padding].rates(best[padding]) for padding in trainees}
 
 
 def main() -> None:
@@ -123,11 +144,11 @@ def main() -> None:
     for name in names:
         overrides = parse_sets(name, args.set)
         try:
-            fixed = measure(name, "max_length", overrides, args)
+            rows = measure(name, overrides, args)
         except DataNotFoundError as err:
             print(f"{name:<18} skipped: {err}".splitlines()[0][:160])
             continue
-        grouped = measure(name, "longest", overrides, args)
+        fixed, grouped = rows["max_length"], rows["longest"]
         speedup = grouped["examples/s"] / fixed["examples/s"]
         for padding, row, extra in (("max_length", fixed, ""), ("longest", grouped, f"{speedup:.2f}x")):
             figures = (f"{row['examples/s']:.0f}", f"{row['tokens/s']:.0f}", f"{row['share']:.2f}")
