@@ -133,6 +133,8 @@ def main() -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override (repeatable)"
     )
     args = parser.parse_args()
+    if min(args.steps, args.rounds) < 1 or args.warmup < 0:
+        parser.error("--steps and --rounds must be at least 1, --warmup at least 0")
     names = args.names or modelzoo.list_models(task="text_classification")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}")
     print(
