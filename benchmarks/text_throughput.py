@@ -14,7 +14,7 @@ tokenizer: TextVectorization, or BERT's WordPiece with [CLS] and [SEP]) and the 
 reads the clock between them, so what a `fit` call costs once (tracing; mapping BERT's tokenizer
 over the data) is left out. Rounds alternate between the two paddings (`--rounds`, 3) and each
 one's fastest round counts, as in overhead.py: other tenants of the VM slow single rounds by up to
-60% (transformer_sst2's speed-up read 1.71x, 2.28x and 2.95x in single back-to-back runs). Both
+60% (transformer_sst2's speed-up read 1.71x, 2.28x and 2.95x in three single-round runs). Both
 counts are multiples of the recipe's `steps_per_execution` (16).
 
 Columns: examples/s and real tokens/s; padding share = tokens computed / real tokens; the epoch time
