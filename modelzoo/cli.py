@@ -171,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(
         f"Run folder: {run_dir} ({state}; strategy {args.strategy}, {strategy.num_replicas_in_sync} replicas)"
     )
-    fit(model, train, val, run_dir=run_dir, verbose=1 if sys.stdout.isatty() else 2)
+    fit(model, train, val, run_dir=run_dir, data_dir=args.data_dir, verbose=1 if sys.stdout.isatty() else 2)
     metrics = evaluate(model, split="test", data_dir=args.data_dir)  # every worker takes part
     print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     if not chief:

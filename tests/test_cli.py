@@ -105,6 +105,17 @@ def test_bad_input_gets_one_clear_line_and_status_2(args, message, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_run_folder_names_the_local_files_it_trained_on(sst2_dir, tmp_path, capsys):
+    from modelzoo import cli
+
+    run_dir = tmp_path / "run"
+    argv = ["train", "rnn_sst2", "--data-dir", str(sst2_dir), "--epochs", "1", "--run-dir", str(run_dir)]
+    assert cli.main([*argv, "--set", "embedding_dim=8", "--set", "units=8"]) == 0
+    source = json.loads((run_dir / "config.json").read_text())["data_source"]
+    assert source == f"local files: {sst2_dir / 'sst2' / 'train.tsv'}, {sst2_dir / 'sst2' / 'dev.tsv'}"
+    assert "Test: accuracy=" in capsys.readouterr().out
+
+
 def test_reproduce_holds_an_entry_to_its_target(monkeypatch, capsys):
     import dataclasses
 
