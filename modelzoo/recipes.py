@@ -48,11 +48,36 @@ def _standalone(cls: type) -> bool:
     return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
 
 
+@keras.saving.register_keras_serializable(package="modelzoo")
+class LazyAdam(keras.optimizers.Adam):
+    """Adam that updates only the embedding rows a batch looked up, and their moments (TF Addons'
+    `LazyAdam`, which Keras 3 lacks). Keras' Adam rewrites all 1.28M of transformer_sst2's embedding
+    weights every step: with batches padded to their longest text, that was 2 of a 5 ms step.
+    Repeated rows are summed before the update, so a row moves once per step."""
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        if not isinstance(gradient, tf.IndexedSlices) or self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        rows, where = tf.unique(gradient.indices)
+        values = tf.math.unsorted_segment_sum(tf.cast(gradient.values, variable.dtype), where, tf.size(rows))
+        step = tf.cast(self.iterations + 1, variable.dtype)
+        alpha = (
+            tf.cast(learning_rate, variable.dtype) * tf.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
+        )
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        m_rows = self.beta_1 * tf.gather(m.value, rows) + (1 - self.beta_1) * values
+        v_rows = self.beta_2 * tf.gather(v.value, rows) + (1 - self.beta_2) * tf.square(values)
+        self.assign(m, tf.IndexedSlices(m_rows, rows))
+        self.assign(v, tf.IndexedSlices(v_rows, rows))
+        self.assign_sub(variable, tf.IndexedSlices(alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows))
+
+
 OPTIMIZERS = {
     name.replace("_", ""): cls
     for name, cls in _subclasses_in(keras.optimizers, keras.optimizers.Optimizer).items()
     if _standalone(cls)
-}
+} | {"lazyadam": LazyAdam}
 LOSSES = _subclasses_in(keras.losses, keras.losses.Loss)
 
 
@@ -375,6 +400,15 @@ GRU_SST2 = TEXT_CLASSIFIER.replace(name="gru_sst2", learning_rate=2.3e-3, batch_
 validation accuracy 0.9238 against 0.9229 for the defaults; on SST-2 dev (the test split) 0.8142
 against 0.8096, with the values found and with these rounded ones alike."""
 
+TRANSFORMER_SST2 = TEXT_CLASSIFIER.replace(
+    name="transformer_sst2", optimizer="lazyadam", learning_rate=2e-3, batch_size=64
+)
+"""`text_classifier` with lazy Adam, batch 64 and (by the linear scaling rule) twice the learning rate.
+On SST-2 dev over seeds 0-2: 0.8177 / 0.8108 / 0.8165, mean 0.8150, against 0.8085 / 0.8085 /
+0.8177, mean 0.8115 for `text_classifier`, in 29-47 s a run against 60-82 s (lazy Adam at 1e-3 and
+batch 64: mean 0.8016; at batch 32: 0.8058). Grouped by length, its epoch is 3.30x faster than
+padded to 64 tokens, where `text_classifier`'s was 2.28-2.48x."""
+
 BERT_FINETUNE = CLASSIFIER.replace(
     name="bert_finetune",
     optimizer="adamw",
@@ -416,6 +450,7 @@ RECIPES: dict[str, Recipe] = {
         BINARY_CLASSIFIER,
         TEXT_CLASSIFIER,
         GRU_SST2,
+        TRANSFORMER_SST2,
         BERT_FINETUNE,
         REGRESSION,
     )

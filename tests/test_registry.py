@@ -9,7 +9,7 @@ import pytest
 import modelzoo
 from modelzoo import registry
 from modelzoo.fields import parse_value
-from modelzoo.recipes import CLASSIFIER, Recipe
+from modelzoo.recipes import CLASSIFIER, LazyAdam, Recipe
 
 
 def test_list_models_matches_patterns_and_filters():
@@ -154,6 +154,42 @@ def test_cosine_schedule_warms_up_then_decays():
     rates = [float(schedule(step)) for step in (0, 5, 10, 25, 40)]
     assert rates[0] < rates[1] < rates[2] == pytest.approx(1e-2)
     assert rates[2] > rates[3] > rates[4]
+
+
+def trained_embedding(optimizer: keras.optimizers.Optimizer, batches: list) -> list[np.ndarray]:
+    """Weights (embedding table, kernel, bias) of a seeded Embedding -> Dense model after one
+    update on each batch of row ids."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((2,), dtype="int32"),
+            keras.layers.Embedding(6, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer, "mse")
+    for rows in batches:
+        model.train_on_batch(np.array(rows), np.ones((len(rows), 1)))
+    return [w.numpy() for w in model.weights]
+
+
+def test_lazy_adam_is_adam_on_the_rows_a_batch_uses_and_leaves_the_others_alone():
+    every_step = [[[1, 2], [3, 4]]] * 3
+    initial = trained_embedding(LazyAdam(0.1), [])[0]
+    lazy = trained_embedding(LazyAdam(0.1), every_step)
+    for got, expected in zip(lazy, trained_embedding(keras.optimizers.Adam(0.1), every_step)):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(lazy[0][[0, 5]], initial[[0, 5]])
+    # Rows 1 and 2 are not in the second batch: Adam's momentum moves them on, the lazy update does not.
+    after_first = trained_embedding(LazyAdam(0.1), [[[1, 2]]])[0]
+    np.testing.assert_array_equal(
+        trained_embedding(LazyAdam(0.1), [[[1, 2]], [[3, 4]]])[0][1:3], after_first[1:3]
+    )
+    adam = trained_embedding(keras.optimizers.Adam(0.1), [[[1, 2]], [[3, 4]]])[0]
+    assert np.abs(adam[1:3] - after_first[1:3]).min() > 1e-3
+    assert isinstance(keras.optimizers.deserialize(keras.optimizers.serialize(LazyAdam(0.1))), LazyAdam)
+    assert modelzoo.describe("transformer_sst2").recipe.optimizer == "lazyadam"
 
 
 def test_parse_value_reads_command_line_text_by_type():

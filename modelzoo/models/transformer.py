@@ -8,7 +8,7 @@ import keras
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import RECIPE_SEARCH, TextModel, head, model_input, vectorize
-from modelzoo.recipes import TEXT_CLASSIFIER
+from modelzoo.recipes import TEXT_CLASSIFIER, TRANSFORMER_SST2
 from modelzoo.registry import AdaptData, Choice, Float, Int, Target, register, search_space
 
 # keras-hub's TokenAndPositionEmbedding adds position embeddings to the masked token embeddings;
@@ -41,7 +41,7 @@ class MaskedAverage(keras.layers.Layer):
 # holds the verdict (held-out accuracy 0.8786 at 400, 0.8692 at 200).
 @register("transformer_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01),
           sequence_length=400)  # fmt: skip
-@register("transformer_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
+@register("transformer_sst2", dataset="sst2", recipe=TRANSFORMER_SST2, target=Target("accuracy", 0.84, 0.01),
           sequence_length=64)  # fmt: skip
 @register("transformer", recipe=TEXT_CLASSIFIER, takes=("text",))
 @search_space(**RECIPE_SEARCH, embedding_dim=Choice((32, 64, 128)), num_heads=Choice((1, 2, 4)),
