@@ -52,7 +52,7 @@ def _standalone(cls: type) -> bool:
 class LazyAdam(keras.optimizers.Adam):
     """Adam that updates only the embedding rows a batch looked up, and their moments (TF Addons'
     `LazyAdam`, which Keras 3 lacks). Keras' Adam rewrites all 1.28M of transformer_sst2's embedding
-    weights every step: with batches padded to their longest text, that was 2 of a 5 ms step.
+    weights every step: with batches padded to their longest text, that was about half a step.
     Repeated rows are summed before the update, so a row moves once per step."""
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
@@ -406,8 +406,8 @@ TRANSFORMER_SST2 = TEXT_CLASSIFIER.replace(
 """`text_classifier` with lazy Adam, batch 64 and (by the linear scaling rule) twice the learning rate.
 On SST-2 dev over seeds 0-2: 0.8177 / 0.8108 / 0.8165, mean 0.8150, against 0.8085 / 0.8085 /
 0.8177, mean 0.8115 for `text_classifier`, in 29-47 s a run against 60-82 s (lazy Adam at 1e-3 and
-batch 64: mean 0.8016; at batch 32: 0.8058). Grouped by length, its epoch is 3.30x faster than
-padded to 64 tokens, where `text_classifier`'s was 2.28-2.48x."""
+batch 64: mean 0.8016; at batch 32: 0.8058). Grouped by length, its epoch is 3.23-3.30x faster than
+padded to 64 tokens, where `text_classifier`'s was 2.28-2.69x."""
 
 BERT_FINETUNE = CLASSIFIER.replace(
     name="bert_finetune",
