@@ -106,7 +106,7 @@ def task_class() -> type[keras.Model]:
         def compile_from_config(self, config: dict) -> None:
             """Compile as the `.keras` file was compiled (its optimizer, loss and metrics). Keras skips
             this for a model whose `compile()` is overridden, as keras-hub's tasks' is, and a loaded
-            model would fit with keras-hub's default AdamW instead of the recipe's optimizer."""
+            model would fit with keras-hub's default (Adam) instead of the recipe's optimizer."""
             self.compile(**keras.saving.deserialize_keras_object(config))
             if self.built:
                 self.optimizer.build(self.trainable_variables)  # so the file's optimizer state loads
