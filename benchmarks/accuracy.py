@@ -84,22 +84,21 @@ def machine() -> str:
     return f"{os.cpu_count()} cores of {cpu}, TF {tf.__version__}, Keras {keras.__version__}"
 
 
-def record(results: list[Reproduction], seeds: list[int] | None, command: str, key: str) -> None:
-    """Keep `results` (one, or one a seed) in measured.json under `key` (the entry's name, or the name
-    and the settings changed) as their mean, with each seed's figure, written atomically, replacing
-    the earlier record."""
+def record(held: Reproduction, seeded: list[tuple[int, Reproduction]], command: str, key: str) -> None:
+    """Keep `held` (one run, or the mean of the `seeded` runs, whose figures the command note lists)
+    in measured.json under `key` (the entry's name, or the name and the settings changed), written
+    atomically, replacing the earlier record."""
     records = json.loads(MEASURED.read_text())
-    runs = f"{results[0].epochs} epochs, {results[0].seconds:.0f} s"
-    if seeds:
-        runs = "; ".join(
-            f"seed {seed}: {r.value:.4f}, {r.epochs} epochs, {r.seconds:.0f} s"
-            for seed, r in zip(seeds, results)
+    runs = f"{held.epochs} epochs, {held.seconds:.0f} s"
+    if seeded:
+        each = "; ".join(
+            f"seed {seed}: {r.value:.4f}, {r.epochs} epochs, {r.seconds:.0f} s" for seed, r in seeded
         )
-        runs = f"mean of {len(seeds)} seeds, sd {stdev(r.value for r in results):.4f}; {runs}"
+        runs = f"mean of {len(seeded)} seeds, sd {stdev(r.value for _, r in seeded):.4f}; {each}"
     records[key] = {
-        "metric": results[0].metric,
-        "value": round(mean(r.value for r in results), 4),
-        "split": results[0].target.split,
+        "metric": held.metric,
+        "value": round(held.value, 4),
+        "split": held.target.split,
         "date": date.today().isoformat(),
         "command": f"{command}  ({runs})",
         "machine": machine(),
@@ -221,8 +220,8 @@ def main() -> int:
         overrides = parse_sets(name, args.set)
         results = []
         for seed in args.seeds or [None]:
-            seeded = overrides if seed is None else {**overrides, "seed": seed}
-            results.append(reproduce(name, data_dir=args.data_dir, **seeded))
+            settings = overrides if seed is None else {**overrides, "seed": seed}
+            results.append(reproduce(name, data_dir=args.data_dir, **settings))
             label = name if seed is None else f"{name} seed {seed}"
             print(ROW.format(label, *cells(results[-1])), flush=True)
         if args.seeds:
@@ -240,7 +239,8 @@ def main() -> int:
             data = f" --data-dir {args.data_dir}" if args.data_dir else ""
             key = " ".join([name, *(f"--set {pair}" for pair in args.set)])
             seeds = f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else ""
-            record(results, args.seeds, f"python benchmarks/accuracy.py {key}{seeds}{data}", key)
+            seeded = list(zip(args.seeds, results)) if args.seeds else []
+            record(held, seeded, f"python benchmarks/accuracy.py {key}{seeds}{data}", key)
     if args.docs or args.record:
         write_docs()
         print(f"wrote {DOCS.relative_to(ROOT)}")
