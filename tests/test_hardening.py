@@ -177,6 +177,26 @@ def test_resumed_early_stopping_keeps_its_count(tmp_path):
     assert model.stop_training, "the third epoch without improvement stops, as without the kill"
 
 
+@pytest.mark.parametrize("name", [n for n, r in modelzoo.RECIPES.items() if r.schedule == "cosine"])
+def test_a_recipe_that_decays_to_zero_runs_every_epoch_and_keeps_the_best(name):
+    """A cosine schedule is planned for all its epochs: a plateau (bert_imdb's validation accuracy
+    fell by one review of 2,000 at epoch 2) must not stop it before the end."""
+    recipe = modelzoo.RECIPES[name]
+    model = modelzoo.build("mlp_digits")
+    model.evaluate(np.zeros((2, 8, 8, 1)), np.zeros(2), verbose=0)  # builds the metrics it monitors
+    (stopping,) = [
+        c for c in recipe.make_callbacks(None, has_validation=True) if isinstance(c, ResumableEarlyStopping)
+    ]
+    stopping.set_model(model)
+    stopping.on_train_begin()
+    values = [0.9105] + [0.9100] * (recipe.epochs - 2) + [0.9140]
+    for epoch, value in enumerate(values):
+        stopping.on_epoch_begin(epoch)
+        stopping.on_epoch_end(epoch, {recipe.monitor: value if "accuracy" in recipe.monitor else -value})
+        assert not model.stop_training, f"{name} stopped after epoch {epoch + 1} of {recipe.epochs}"
+    assert stopping.best_epoch == recipe.epochs - 1
+
+
 def test_unknown_filter_values_suggest_the_close_match(tmp_path):
     one_line_exit_2(run_cli("list", "--family", "cnnn", cwd=tmp_path), "Did you mean 'cnn'")
 
