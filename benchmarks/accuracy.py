@@ -5,15 +5,18 @@
     python benchmarks/accuracy.py --quick            # the entries whose data ships with scikit-learn
     python benchmarks/accuracy.py ... --record       # also keep the results in modelzoo/measured.json
     python benchmarks/accuracy.py --docs             # rewrite docs/model_zoo.md from measured.json
-    python benchmarks/accuracy.py bert_sst2 --set learning_rate=1e-3 --record   # other settings
     python benchmarks/accuracy.py bert_sst2 --seeds 0 1 2 --record   # the mean of three trainings
+    python benchmarks/accuracy.py bert_sst2 --set preset=none --set learning_rate=1e-3 --record
 
-Data comes from `--data-dir` (or $MODELZOO_DATA_DIR), else TFDS. Each row: the target metric on the
-target's split, whether it met the target, epochs run, wall time and parameters. `--record` stores
-each result with the command, date and machine, which is what `modelzoo describe` and `modelzoo list`
-show; `docs/model_zoo.md` is generated from those records. With `--seeds`, each entry is trained once
-a seed, and the mean is what meets the target or not and what is recorded, with every seed's figure:
-one run of a fine-tune is a sample, and its spread can exceed the gap to the target.
+Entries train with their recipes and the settings their target is measured with (bert_sst2 with
+`preset=minilm_l6`); `--set` changes them, and a run with other settings is recorded under the name
+and the settings changed. Data comes from `--data-dir` (or $MODELZOO_DATA_DIR), else TFDS. Each
+row: the target metric on the target's split, whether it met the target, epochs run, wall time and
+parameters. `--record` stores each result with the command, date and machine, which is what
+`modelzoo describe` and `modelzoo list` show; `docs/model_zoo.md` is generated from those records.
+With `--seeds`, each entry is trained once a seed, and the mean is what meets the target or not and
+what is recorded, with every seed's figure: one run of a fine-tune is a sample, and its spread can
+exceed the gap to the target.
 """
 
 from __future__ import annotations
@@ -104,6 +107,13 @@ def record(held: Reproduction, seeded: list[tuple[int, Reproduction]], command: 
         "machine": machine(),
     }
     atomic.write_text(MEASURED, json.dumps(dict(sorted(records.items())), indent=2) + "\n")
+
+
+def record_key(name: str, pairs: list[str], target: Target) -> str:
+    """The entry's name, followed by the `--set` pairs that change what its target is measured
+    with: `bert_sst2 --set preset=minilm_l6` is the target's own setting, so it is `bert_sst2`."""
+    changed = [pair for pair in pairs if not parse_sets(name, [pair]).items() <= target.settings.items()]
+    return " ".join([name, *(f"--set {pair}" for pair in changed)])
 
 
 def cells(result: Reproduction) -> tuple[object, ...]:
@@ -237,7 +247,7 @@ def main() -> int:
         short += not held.met
         if args.record:
             data = f" --data-dir {args.data_dir}" if args.data_dir else ""
-            key = " ".join([name, *(f"--set {pair}" for pair in args.set)])
+            key = record_key(name, args.set, held.target)
             seeds = f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else ""
             seeded = list(zip(args.seeds, results)) if args.seeds else []
             record(held, seeded, f"python benchmarks/accuracy.py {key}{seeds}{data}", key)

@@ -56,6 +56,9 @@ class Target:
     tolerance: float
     higher_is_better: bool = True
     split: str = "test"
+    settings: dict[str, Any] = field(default_factory=dict, hash=False)
+    """Overrides the value is measured with (a pretrained preset), which `reproduce` trains with:
+    an anchor for a fine-tuned encoder says nothing of the same model built from random weights."""
 
     @property
     def threshold(self) -> float:
@@ -69,7 +72,7 @@ class Target:
         sign = ">=" if self.higher_is_better else "<="
         return (
             f"{self.metric} {sign} {self.threshold:.4g} ({self.value:.4g} ± {self.tolerance:.2g}) "
-            f"on {self.split}"
+            f"on {self.split}" + "".join(f", with {key}={value}" for key, value in self.settings.items())
         )
 
 

@@ -386,14 +386,14 @@ def quick_entries() -> list[str]:
 
 
 def reproduce(name: str, *, data_dir: str | os.PathLike | None = None, **overrides: Any) -> Reproduction:
-    """Train entry `name` from scratch with its recipe (changed by `overrides`, hyperparameters or
-    recipe fields) and measure its target metric on the target's split: a recipe is a promise, and
-    this checks it."""
+    """Train entry `name` from scratch with its recipe and the target's settings (changed by
+    `overrides`, hyperparameters or recipe fields) and measure its target metric on the target's
+    split: a recipe is a promise, and this checks it."""
     target = get_entry(name).target
     if target is None:
         raise InvalidValueError(f"{name} has no target to reproduce.")
     start = time.perf_counter()
-    model = build(name, data_dir=data_dir, **overrides)
+    model = build(name, data_dir=data_dir, **{**target.settings, **overrides})
     history = fit(model, data_dir=data_dir, verbose=0)
     value = evaluate(model, split=target.split, data_dir=data_dir)[target.metric]
     return Reproduction(

@@ -116,6 +116,26 @@ def test_a_run_folder_names_the_local_files_it_trained_on(sst2_dir, tmp_path, ca
     assert "Test: accuracy=" in capsys.readouterr().out
 
 
+def test_reproduce_trains_with_the_settings_its_target_is_measured_with(monkeypatch):
+    """bert_sst2's anchor is for a pretrained preset: `reproduce` builds with the target's settings
+    (here a width), and an override still wins."""
+    import dataclasses
+
+    import modelzoo
+    from modelzoo import registry
+    from modelzoo.training import reproduce
+
+    entry = registry.get_entry("mlp_breast_cancer")
+    target = registry.Target("accuracy", 0.96, 0.02, settings={"hidden_units": 8})
+    monkeypatch.setitem(registry._REGISTRY, "mlp_breast_cancer", dataclasses.replace(entry, target=target))
+    assert "with hidden_units=8" in str(modelzoo.describe("mlp_breast_cancer"))
+    width = {
+        units: modelzoo.build("mlp_breast_cancer", hidden_units=units).count_params() for units in (4, 8)
+    }
+    assert reproduce("mlp_breast_cancer", epochs=1).parameters == width[8]
+    assert reproduce("mlp_breast_cancer", epochs=1, hidden_units=4).parameters == width[4]
+
+
 def test_reproduce_holds_an_entry_to_its_target(monkeypatch, capsys):
     import dataclasses
 

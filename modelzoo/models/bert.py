@@ -164,10 +164,10 @@ def word_piece_vocabulary(adapt_data: AdaptData, size: int) -> list[str]:
     )
 
 
-@register("bert_sst2", dataset="sst2", recipe=BERT_FINETUNE, target=Target("accuracy", 0.897, 0.005),
-          sequence_length=64)  # fmt: skip
-@register("bert_imdb", dataset="imdb", recipe=BERT_FINETUNE, target=Target("accuracy", 0.90, 0.01),
-          sequence_length=256)  # fmt: skip
+@register("bert_sst2", dataset="sst2", recipe=BERT_FINETUNE, sequence_length=64,
+          target=Target("accuracy", 0.897, 0.005, settings={"preset": "minilm_l6"}))  # fmt: skip
+@register("bert_imdb", dataset="imdb", recipe=BERT_FINETUNE, sequence_length=256,
+          target=Target("accuracy", 0.90, 0.01, settings={"preset": "minilm_l6"}))  # fmt: skip
 @register("bert", recipe=BERT_FINETUNE, takes=("text",))
 @search_space(learning_rate=Float(1e-5, 1e-4, log=True), batch_size=Choice((16, 32)), dropout=Float(0.0, 0.2),
               weight_decay=Choice((0.0, 0.01)))  # fmt: skip
