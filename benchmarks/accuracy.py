@@ -69,9 +69,6 @@ SHORT_BECAUSE = {
     "cnn_mnist": "Seeds 0/1/2 give 0.9914/0.9918/0.9919 (0.9920 with the earlier shuffle order): the "
     "anchor is at the edge of this 50k-parameter CNN; light augmentation (RandomTranslation) is the usual "
     "step past it, not tried.",
-    "bert_imdb": "fine-tuned on 18,000 reviews cut to 256 WordPiece tokens (MiniLM-L6, 3 epochs, 2 h 11 min "
-    "of training on 2 CPU cores); most reviews are longer, and 512 tokens (the usual setting) would double "
-    "the time.",
     "transformer_imdb": "18,000 reviews to train on where keras.io has 25,000 (see rnn_imdb).",
 }
 """Why a recorded measurement misses its anchor, and what would reach it (shown in the docs)."""
