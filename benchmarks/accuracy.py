@@ -102,6 +102,7 @@ def record(held: Reproduction, seeded: list[tuple[int, Reproduction]], command: 
         "date": date.today().isoformat(),
         "command": f"{command}  ({runs})",
         "machine": machine(),
+        "parameters": held.parameters,
     }
     atomic.write_text(MEASURED, json.dumps(dict(sorted(records.items())), indent=2) + "\n")
 
@@ -172,7 +173,7 @@ def write_docs() -> None:
         cells = [
             f"`{name}`",
             spec.dataset,
-            f"{spec.parameters:,}",
+            f"{m.parameters or spec.parameters:,}",
             target,
             value,
             met,

@@ -161,6 +161,9 @@ class Measurement:
     date: str
     command: str
     machine: str
+    parameters: int | None = None
+    """Of the model measured, which differs from the entry's default build when its target names
+    settings (bert_sst2 measured with preset=minilm_l6: 22.7M, built from config: 1.4M)."""
 
     def __str__(self) -> str:
         return f"{self.metric} {self.value:.4f} on {self.split} ({self.date}, {self.machine}): {self.command}"
