@@ -101,6 +101,10 @@ class Recipe:
     from_logits: bool = True
     metrics: tuple[str, ...] = ("accuracy",)
     batch_size: int = 128
+    length_window: int | None = None
+    """Text batches are cut from windows of this many train batches sorted by length (Hugging
+    Face's `group_by_length`); None: `default_length_window` (8 up to batch 32, more for larger
+    batches); 1: not grouped, each batch a random draw padded to its longest text."""
     epochs: int = 20
     callbacks: tuple[str, ...] = ("early_stopping", "best_checkpoint", "backup", "tensorboard")
     monitor: str = "val_loss"
@@ -134,6 +138,8 @@ class Recipe:
         for name in self._POSITIVE:
             if getattr(self, name) <= 0:
                 raise InvalidValueError(f"{name!r} must be > 0, got {getattr(self, name)!r}.")
+        if self.length_window is not None and self.length_window <= 0:
+            raise InvalidValueError(f"'length_window' must be > 0 or None, got {self.length_window!r}.")
         for name in self._NON_NEGATIVE:
             if getattr(self, name) < 0:
                 raise InvalidValueError(f"{name!r} must be >= 0, got {getattr(self, name)!r}.")

@@ -221,10 +221,12 @@ def split_of(
     model: keras.Model | None = None,
 ) -> tf.data.Dataset:
     """A split of the data `record`'s model was built for: the user's files, else the entry's
-    dataset. Texts are batched by their length in `model`'s own tokens when it is a text model."""
+    dataset. Texts are batched by their length in `model`'s own tokens when it is a text model, in
+    windows of the recipe's `length_window` batches."""
     lengths_of = getattr(model, "token_lengths", None)
+    window = record.recipe.length_window
     if record.data is not None:
-        dataset = record.data.dataset(split, batch_size, seed, lengths_of=lengths_of)
+        dataset = record.data.dataset(split, batch_size, seed, lengths_of=lengths_of, length_window=window)
     elif record.info.source == "files":
         raise InvalidValueError(
             f"{record.name} was trained on files ({record.info.description}); load them again with "
@@ -238,6 +240,7 @@ def split_of(
             data_dir=data_dir,
             seed=seed,
             lengths_of=lengths_of,
+            length_window=window,
         )
     CHECKED.add(dataset)
     return dataset

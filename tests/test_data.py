@@ -168,6 +168,16 @@ def test_text_batches_are_grouped_by_length_seeded_and_whole():
     assert [texts[i] for i in test.example_order] == served
 
 
+def test_a_length_window_of_one_batch_leaves_text_batches_ungrouped():
+    lengths = np.random.default_rng(0).integers(1, 61, 3000)
+    texts = np.array([" ".join(["w"] * int(n)) + f" #{i}" for i, n in enumerate(lengths)], dtype=object)
+    batches = batches_of_arrays((texts, np.zeros(3000)), "train", 32, seed=7, length_window=1)
+    served = [[t.decode() for t in x.numpy()] for x, _ in batches]
+    assert sorted(t for batch in served for t in batch) == sorted(texts)
+    counts = [[len(t.split()) for t in batch] for batch in served]
+    assert sum(max(b) * len(b) for b in counts) / sum(map(sum, counts)) > 1.5, "random draws"
+
+
 def test_large_text_batches_are_grouped_in_narrower_windows():
     """A batch of 128 is the longest of more draws than one of 32, so it is cut from a window of 16
     batches: on SST-2-like lengths (log-normal, median 7 words) 1.19 tokens computed per real one,

@@ -105,13 +105,21 @@ def test_a_batch_padded_to_its_longest_text_predicts_as_one_padded_to_sequence_l
 @pytest.mark.parametrize("name", ["transformer_sst2", "bert_sst2"])
 def test_training_batches_are_grouped_by_the_models_own_tokens(name, sst2_dir):
     model = modelzoo.build(name, data_dir=sst2_dir)
-    train = split_of(model.modelzoo, "train", 32, sst2_dir, seed=0, model=model)
-    computed = real = 0
-    for texts, _ in train:
-        ids = token_ids(model, texts.numpy())
-        computed, real = computed + ids.size, real + np.count_nonzero(ids)
-    assert real == model.token_lengths(np.array([t.numpy() for t, _ in train.unbatch()], object)).sum()
-    assert computed / real < 1.15, "each batch holds texts of about the same number of tokens"
+    ungrouped = modelzoo.build(name, data_dir=sst2_dir, length_window=1)  # the recipe's field
+
+    def share(model: keras.Model) -> float:
+        train = split_of(model.modelzoo, "train", 32, sst2_dir, seed=0, model=model)
+        computed = real = 0
+        for texts, _ in train:
+            ids = token_ids(model, texts.numpy())
+            computed, real = computed + ids.size, real + np.count_nonzero(ids)
+        assert real == model.token_lengths(np.array([t.numpy() for t, _ in train.unbatch()], object)).sum()
+        return computed / real
+
+    assert share(model) < 1.15, "each batch holds texts of about the same number of tokens"
+    assert share(ungrouped) > share(model) + 0.1, (
+        "length_window=1: random batches, each padded to its longest"
+    )
 
 
 @pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])

@@ -28,7 +28,7 @@ SHUFFLE_BUFFER = 60_000
 """Large enough to hold every dataset here whole, so shuffling is uniform."""
 LENGTH_GROUP_BATCHES = 8
 """Text train batches are cut from windows of this many batches of shuffled examples (more for
-large batches: `length_window`), sorted by length inside the window (Hugging Face's
+large batches: `default_length_window`), sorted by length inside the window (Hugging Face's
 `group_by_length` megabatches): a batch holds texts of similar length, so padding it to its longest
 wastes little, and each epoch's batches still differ. On SST-2 dev over seeds 0-2, rnn_sst2
 (batch 32): with 50, every batch held one length and it lost 0.014 (0.8100 against 0.8241
@@ -87,6 +87,7 @@ def load_dataset(
     seed: int = 0,
     download: bool | None = None,
     lengths_of: LengthsOf = None,
+    length_window: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of `(features, label)` for `split` in {"train", "validation", "test"}.
 
@@ -95,7 +96,8 @@ def load_dataset(
     shuffled as indices and gathered a batch at a time, as Keras does for NumPy arrays; TFDS
     examples are cached once decoded. With `download=False` (default: unless
     `$MODELZOO_NO_DOWNLOAD` is 1), data that is not already local raises DataNotFoundError at once.
-    Texts are batched by length (see `batches_of_arrays`), measured by `lengths_of` if given.
+    Texts are batched by length (see `batches_of_arrays`), measured by `lengths_of` if given, in
+    windows of `length_window` batches.
     """
     if download is None:
         download = os.environ.get("MODELZOO_NO_DOWNLOAD") != "1"
@@ -111,12 +113,12 @@ def load_dataset(
     local = find_local(info, directory) if directory is not None else None
     if local is not None:
         arrays = split_local(info, local, split, origin=directory)
-        return batches_of_arrays(arrays, split, batch_size, seed, lengths_of)
+        return batches_of_arrays(arrays, split, batch_size, seed, lengths_of, length_window)
     examples = load_tfds(info, split, directory, download=download)
     if info.is_text:  # in memory, as local text, so batches can be grouped by length
         texts, labels = zip(*examples.as_numpy_iterator()) if examples.cardinality() else ((), ())
         arrays = (np.array(texts, object), np.array(labels, np.int64))
-        return batches_of_arrays(arrays, split, batch_size, seed, lengths_of)
+        return batches_of_arrays(arrays, split, batch_size, seed, lengths_of, length_window)
     examples = examples.cache()
     if split == "train":
         examples = examples.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
@@ -124,7 +126,12 @@ def load_dataset(
 
 
 def batches_of_arrays(
-    arrays: tuple, split: str, batch_size: int, seed: int, lengths_of: LengthsOf = None
+    arrays: tuple,
+    split: str,
+    batch_size: int,
+    seed: int,
+    lengths_of: LengthsOf = None,
+    length_window: int | None = None,
 ) -> tf.data.Dataset:
     """Batches gathered from in-memory `(features, labels)` by index (features: an array or a dict of
     column arrays), as Keras does for NumPy arrays: each epoch
@@ -133,7 +140,8 @@ def batches_of_arrays(
 
     Texts are grouped by length (`grouped_by_length`), so a text model pads each batch to its
     longest member and computes little padding: lengths in the model's own tokens when
-    `lengths_of` (a text model's `token_lengths`) is given, else in words. Evaluation splits are
+    `lengths_of` (a text model's `token_lengths`) is given, else in words; train batches are cut
+    from windows of `length_window` batches (default: `default_length_window`). Evaluation splits are
     sorted by length; the dataset's `example_order` then maps the n-th example served back to its
     row in the split."""
     features, labels = tf.nest.map_structure(tf.constant, arrays)
@@ -145,8 +153,9 @@ def batches_of_arrays(
             lambda s: tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=[s, seed])
         )
         if lengths is not None:
+            window = length_window or default_length_window(batch_size)
             orders = tf.data.Dataset.zip(orders, epoch_seeds).map(
-                lambda order, s: grouped_by_length(order, lengths, batch_size, seed=[s, seed + 1])
+                lambda order, s: grouped_by_length(order, lengths, batch_size, window, seed=[s, seed + 1])
             )
         example_order = None
     else:
@@ -179,13 +188,16 @@ def text_lengths(features, lengths_of: LengthsOf = None) -> np.ndarray | None:
     return np.fromiter((len(text.split()) for text in features), np.int64, len(features))
 
 
-def grouped_by_length(order: tf.Tensor, lengths: np.ndarray, batch_size: int, seed: list) -> tf.Tensor:
+def grouped_by_length(
+    order: tf.Tensor, lengths: np.ndarray, batch_size: int, window: int, seed: list
+) -> tf.Tensor:
     """`order` (a shuffled permutation) rearranged so consecutive `batch_size` runs hold texts of
-    similar length: sorted by length inside windows of `length_window` batches, then the
+    similar length: sorted by length inside windows of `window` batches (1: each batch a random
+    draw, only sorted inside, so padded to its longest as it comes), then the
     whole batches shuffled (seeded) so an epoch does not run short-to-long; a partial last batch
     stays last."""
     size = order.shape[0]
-    window = tf.range(size, dtype=tf.int64) // (batch_size * length_window(batch_size))
+    window = tf.range(size, dtype=tf.int64) // (batch_size * window)
     key = window * (int(lengths.max(initial=0)) + 1) + tf.gather(tf.constant(lengths), order)
     order = tf.gather(order, tf.argsort(key, stable=True))
     full = size - size % batch_size
@@ -194,7 +206,7 @@ def grouped_by_length(order: tf.Tensor, lengths: np.ndarray, batch_size: int, se
     return tf.concat([tf.reshape(rows, [-1]), order[full:]], axis=0)
 
 
-def length_window(batch_size: int) -> int:
+def default_length_window(batch_size: int) -> int:
     """Batches per length-sorted window: `LENGTH_GROUP_BATCHES` for batches of up to 32, twice that
     or batch_size / 8 (whichever is more) for larger ones. A batch's longest text is the maximum of
     more draws when the batch is larger, so a larger batch needs a narrower band of lengths: on

@@ -109,7 +109,13 @@ class FileData:
     """Decoded pixels by (split, input shape), filled on first use."""
 
     def dataset(
-        self, split: str, batch_size: int = 32, seed: int = 0, in_memory: bool = True, lengths_of=None
+        self,
+        split: str,
+        batch_size: int = 32,
+        seed: int = 0,
+        in_memory: bool = True,
+        lengths_of=None,
+        length_window: int | None = None,
     ) -> tf.data.Dataset:
         """Batches of `(features, label)`; train is reshuffled every epoch (seeded). Images are
         decoded once into memory when they fit (`IN_MEMORY_BYTES`; `in_memory=False` streams, for
@@ -133,7 +139,7 @@ class FileData:
         features = part.features
         if isinstance(features, dict):
             features = {c.name: features[c.name] for c in self.info.columns}
-        return batches_of_arrays((features, part.labels), split, batch_size, seed, lengths_of)
+        return batches_of_arrays((features, part.labels), split, batch_size, seed, lengths_of, length_window)
 
     def with_input_shape(self, shape: Sequence[int]) -> FileData:
         """The same data resized to `shape` (height, width, channels) in the pipeline."""
