@@ -199,8 +199,8 @@ def grouped_by_length(
     whole batches shuffled (seeded) so an epoch does not run short-to-long; a partial last batch
     stays last."""
     size = order.shape[0]
-    window = tf.range(size, dtype=tf.int64) // (batch_size * window)
-    key = window * (int(lengths.max(initial=0)) + 1) + tf.gather(tf.constant(lengths), order)
+    slot = tf.range(size, dtype=tf.int64) // (batch_size * window)  # each position's window
+    key = slot * (int(lengths.max(initial=0)) + 1) + tf.gather(tf.constant(lengths), order)
     order = tf.gather(order, tf.argsort(key, stable=True))
     full = size - size % batch_size
     rows = tf.reshape(order[:full], (-1, batch_size))
