@@ -18,11 +18,11 @@ first, so they can be trained from here; `--no-download` never downloads a datas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide C++ start-up noise (e.g. cuInit on CPUs)
@@ -43,19 +43,6 @@ def parse_sets(name: str, pairs: list[str]) -> dict:
         key = key.strip()
         overrides[key] = parse_value(key, text.strip(), entry.override_type(key))
     return overrides
-
-
-def new_run_dir(runs_dir: Path, name: str) -> Path:
-    """A fresh `runs/<name>/<timestamp>` folder; never an existing one."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(100):
-        run_dir = runs_dir / name / (stamp if attempt == 0 else f"{stamp}-{attempt}")
-        try:
-            run_dir.mkdir(parents=True)
-            return run_dir
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"Could not create a new run folder under {runs_dir / name}.")
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
@@ -129,22 +116,17 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from modelzoo import atomic, distribute, evaluation
+    from modelzoo import distribute, runs
+    from modelzoo.data import data_source
     from modelzoo.errors import InvalidValueError
-    from modelzoo.export import export
+    from modelzoo.export import check_export_dir
     from modelzoo.registry import build, record_of
     from modelzoo.tfstartup import devices_initialised_quietly
-    from modelzoo.training import (
-        evaluate,
-        find_unfinished,
-        fit,
-        is_unfinished,
-        load_checkpoint,
-        run_config,
-        split_of,
-    )
+    from modelzoo.training import find_unfinished, run_config, split_of, train_evaluate_export
     from modelzoo.tuning import read_best
 
+    if args.export_dir:
+        check_export_dir(Path(args.export_dir))
     overrides = read_best(args.hparams, args.name) if args.hparams else {}
     overrides |= parse_sets(args.name, args.set)
     if args.epochs is not None:
@@ -160,35 +142,36 @@ def cmd_train(args: argparse.Namespace) -> None:
     batch_size = record.recipe.global_batch_size(strategy.num_replicas_in_sync)
     train = split_of(record, "train", batch_size, args.data_dir, seed=record.recipe.seed, model=model)
     val = split_of(record, "validation", batch_size, args.data_dir, model=model)
-    if args.resume is not None and not is_unfinished(Path(args.resume)):
+    if data is None:  # --data runs printed their report; say where a built-in dataset came from
+        splits = ", ".join(f"{s} {n}" for s, n in record.info.splits.items())
+        print(f"Data: {record.info.name} ({splits}) from {data_source(record.info, args.data_dir)}")
+    if args.resume is not None and not runs.is_unfinished(Path(args.resume)):
         raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
     run_dir = Path(args.resume or args.run_dir or "")
     if not (args.resume or args.run_dir):
         unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record))
-        run_dir = unfinished or new_run_dir(Path(args.runs_dir), record.name)
-    chief = distribute.is_chief(strategy)
-    state = "resuming an unfinished run" if is_unfinished(run_dir) else "new"
-    print(
-        f"Run folder: {run_dir} ({state}; strategy {args.strategy}, {strategy.num_replicas_in_sync} replicas)"
-    )
-    fit(model, train, val, run_dir=run_dir, data_dir=args.data_dir, verbose=1 if sys.stdout.isatty() else 2)
-    metrics = evaluate(model, split="test", data_dir=args.data_dir)  # every worker takes part
-    print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
-    if not chief:
-        return
-    atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
-    # Across workers, each batch's predictions would be gathered from all of them: the chief
-    # predicts alone, with the best checkpoint (the weights the model holds) outside the strategy.
-    alone = load_checkpoint(run_dir) if distribute.spans_workers(strategy) else model
-    test = split_of(record, "test", record.recipe.batch_size, args.data_dir, model=alone)
-    report = evaluation.report(alone, record.info, test, "test", metrics, name=record.name)
-    print(report.table())
-    print("Report: " + ", ".join(str(p) for p in report.write(run_dir)))
-    if args.export_dir:
-        path = export(
-            model, None, args.export_dir, metrics=metrics, evaluation=report.summary(), data_dir=args.data_dir
+        run_dir = unfinished or runs.new_run_dir(Path(args.runs_dir), record.name)
+    with runs.lock(distribute.worker_dir(run_dir, strategy)):
+        state = "resuming an unfinished run" if runs.is_unfinished(run_dir) else "new"
+        print(
+            f"Run folder: {run_dir} ({state}; strategy {args.strategy}, "
+            f"{strategy.num_replicas_in_sync} replicas)"
         )
-        print(f"Exported: {path}")
+        result = train_evaluate_export(
+            model,
+            train,
+            val,
+            run_dir,
+            args.data_dir,
+            args.export_dir,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    print("Test: " + ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items()))
+    if result.report is not None:
+        print(result.report.table())
+        print("Report: " + ", ".join(str(p) for p in result.written))
+    if result.export is not None:
+        print(f"Exported: {result.export}")
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
@@ -242,23 +225,39 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from modelzoo import runs
     from modelzoo.registry import get_entry, record_of
     from modelzoo.training import evaluate, load_checkpoint
 
-    model = load_checkpoint(args.checkpoint)
-    record = record_of(model) or get_entry(args.name)
-    refuse_unused_data_dir(record.info, args.data_dir)
-    report = evaluate(model, args.name, split=args.split, data_dir=args.data_dir, report=True)
-    print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
-    print(report.table())
-    print("Report: " + ", ".join(str(p) for p in report.write(folder_of(Path(args.checkpoint)))))
+    folder = folder_of(Path(args.checkpoint))
+    held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint))
+    data_dir = args.data_dir or held.get("data_dir")
+    with runs.lock(folder) if held else contextlib.nullcontext():
+        model = load_checkpoint(args.checkpoint)
+        record = record_of(model) or get_entry(args.name)
+        refuse_unused_data_dir(record.info, args.data_dir)
+        report = evaluate(model, args.name, split=args.split, data_dir=data_dir, report=True)
+        print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
+        print(report.table())
+        print("Report: " + ", ".join(str(p) for p in report.write(folder)))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from modelzoo.export import export
+    from modelzoo.errors import InvalidValueError
+    from modelzoo.export import check_export_dir, export, version_folder
     from modelzoo.registry import get_entry, record_of
     from modelzoo.training import load_checkpoint
 
+    held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint))
+    check_export_dir(Path(args.export_dir))
+    if args.version is not None:  # refused before the checkpoint is loaded, in the CLI's words
+        try:
+            version_folder(args.export_dir, args.name, args.version, args.overwrite)
+        except FileExistsError:
+            raise InvalidValueError(
+                f"{Path(args.export_dir) / args.name / str(args.version)} already exists; pick another "
+                "--version, or add --overwrite to replace it."
+            ) from None
     model = load_checkpoint(args.checkpoint)
     if record_of(model) is None:
         get_entry(args.name)
@@ -271,9 +270,29 @@ def cmd_export(args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
         metrics=metrics,
         evaluation=evaluation,
-        data_dir=args.data_dir,
+        data_dir=args.data_dir or held.get("data_dir"),
     )
     print(f"Exported: {path}")
+
+
+def check_checkpoint_name(command: str, name: str, checkpoint: Path) -> dict:
+    """The run's `config.json` (empty for a bare `.keras` file), after checking that the
+    checkpoint holds the model `name` (an entry, or the name its run gave a model of a user's
+    data): evaluating or exporting one model under another's name is refused before loading."""
+    from modelzoo.errors import InvalidValueError
+    from modelzoo.runs import CONFIG_FILE, read_json
+
+    config = folder_of(checkpoint) / CONFIG_FILE
+    if not config.is_file():
+        return {}
+    held = read_json(config)
+    own = held.get("model", held.get("entry"))
+    if own != name:
+        raise InvalidValueError(
+            f"{checkpoint} holds {own!r}, not {name!r}; name the model it holds: "
+            f"modelzoo {command} {own} --checkpoint {checkpoint}"
+        )
+    return held
 
 
 def folder_of(checkpoint: Path) -> Path:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -556,6 +557,114 @@ def versions_in(base: Path) -> list[int]:
     return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
 
 
+MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+"""A served model's name: one path component, as TF Serving's model names and base paths take it."""
+
+
+class ExportExistsError(ModelZooError, FileExistsError):
+    """The version folder exists and was not to be replaced."""
+
+
+def check_model_name(name: str) -> None:
+    """Refuse names that are not one plain path component (`../evil` would write beside the root)."""
+    if not MODEL_NAME.fullmatch(name) or name in (".", ".."):
+        raise InvalidValueError(
+            f"Model name {name!r} is not one path component of letters, digits, '_', '.' and '-', "
+            "as TF Serving's model names are: pick one such as 'cnn_photos'."
+        )
+
+
+def check_export_dir(export_dir: Path) -> None:
+    """Refuse, before any training, an export root that is a file or cannot be written."""
+    existing = next(p for p in (export_dir, *export_dir.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise InvalidValueError(
+            f"--export-dir {export_dir}: {existing} is a file, not a folder; pass a folder to export into."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidValueError(
+            f"--export-dir {export_dir}: {existing} cannot be written by this user; pass one you can write."
+        )
+
+
+def version_folder(export_dir: str | os.PathLike, name: str, version: int | None, overwrite: bool) -> Path:
+    """`<export_dir>/<name>/<version>` (default: the next integer), checked: a valid name, a
+    positive version, not an existing one unless `overwrite`."""
+    check_model_name(name)
+    base = Path(export_dir) / name
+    if version is None:
+        version = (versions_in(base) or [0])[-1] + 1
+    if version < 1:
+        raise InvalidValueError(f"version must be a positive integer, got {version}.")
+    target = base / str(version)
+    if target.exists() and not overwrite:
+        raise ExportExistsError(
+            f"{target} already exists; pick another version, or replace it (overwrite=True, --overwrite)."
+        )
+    return target
+
+
+def served_name(model: keras.Model, name: str | None) -> str:
+    """The name `model` is served under: its own (an entry's, or `<architecture>_<data>` for a
+    model of a user's data). Another model's name is refused: TF Serving would serve this model
+    as that one's newest version."""
+    record = record_of(model)
+    own = record.name if record else model.name
+    if name is not None and name != own:
+        raise InvalidValueError(
+            f"This model is {own!r}, not {name!r}: exported under {name!r}, it would be served as a new "
+            f"version of another model. Export it as {own!r}."
+        )
+    return own
+
+
+def signature_defs(version_dir: Path) -> dict[str, str]:
+    """Each signature of a written SavedModel as one line: inputs and outputs with dtypes and
+    shapes (read from `saved_model.pb`, no TensorFlow load)."""
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((version_dir / "saved_model.pb").read_bytes())
+
+    def tensors(specs: Any) -> str:
+        return ", ".join(
+            f"{key} {tf.dtypes.as_dtype(spec.dtype).name}{[d.size for d in spec.tensor_shape.dim]}"
+            for key, spec in sorted(specs.items())
+        )
+
+    return {
+        key: f"({tensors(sig.inputs)}) -> ({tensors(sig.outputs)})"
+        for key, sig in sorted(proto.meta_graphs[0].signature_def.items())
+        if not key.startswith("__")
+    }
+
+
+def class_names_of(version_dir: Path) -> list[str] | None:
+    card = version_dir / "assets.extra" / "model_card.json"
+    return json.loads(card.read_text()).get("class_names") if card.is_file() else None
+
+
+def check_same_interface(written: Path, base: Path, version: int) -> None:
+    """A new version must answer the clients of the versions before it: the same signatures
+    (inputs, outputs, dtypes, shapes) and class names as the newest other version."""
+    others = [v for v in versions_in(base) if v != version]
+    if not others:
+        return
+    previous = base / str(others[-1])
+    before, now = signature_defs(previous), signature_defs(written)
+    for key in sorted(before.keys() | now.keys()):
+        if before.get(key) != now.get(key):
+            raise InvalidValueError(
+                f"{base.name} version {version} would not answer the clients of version {others[-1]}: "
+                f"signature {key!r} is {now.get(key, 'missing')} here, {before.get(key, 'missing')} there. "
+                "Export it under its own name, or remove the older versions first."
+            )
+    names_before, names_now = class_names_of(previous), class_names_of(written)
+    if names_before is not None and names_now is not None and names_before != names_now:
+        raise InvalidValueError(
+            f"{base.name} version {version} names its classes {names_now}, version {others[-1]} "
+            f"{names_before}: clients would read one class as another. Export it under its own name."
+        )
+
+
 def export(
     model: keras.Model,
     name: str | None = None,
@@ -567,25 +676,20 @@ def export(
     evaluation: dict[str, Any] | None = None,
     data_dir: str | os.PathLike | None = None,
 ) -> Path:
-    """Write `model` as SavedModel version `version` (default: the next integer) of `name`
-    (default: its entry name), refresh the root's `models.config`, and return the version folder.
+    """Write `model` as SavedModel version `version` (default: the next integer) of its own name,
+    refresh the root's `models.config`, and return the version folder. `name` may only repeat the
+    model's own name (`served_name`), and a new version must keep the signatures and classes of
+    the versions before it (`check_same_interface`).
 
     An entry's model gets the named serving signatures, warm-up requests built from real test
     examples (when its dataset is at hand: `data_dir`, or the user's data it was built on), and a
     model card quoting `metrics` and `evaluation` (`Report.summary()`). Any other Keras model is
     exported with `model.export`'s default signature."""
     record = record_of(model)
-    name = name or (record.name if record else model.name)
-    base = Path(export_dir) / name
-    if version is None:
-        version = (versions_in(base) or [0])[-1] + 1
-    if version < 1:
-        raise InvalidValueError(f"version must be a positive integer, got {version}.")
-    target = base / str(version)
-    if target.exists() and not overwrite:
-        raise FileExistsError(
-            f"{target} already exists; pick another version or pass overwrite=True to replace it."
-        )
+    name = served_name(model, name)
+    check_export_dir(Path(export_dir))
+    target = version_folder(export_dir, name, version, overwrite)
+    version = int(target.name)
     with atomic.partial_path(target) as tmp:
         if record is None:
             model.export(str(tmp), format="tf_saved_model", verbose=False)
@@ -612,5 +716,6 @@ def export(
                 data_dir,
             )
         check_servable(tmp)
+        check_same_interface(tmp, target.parent, version)
     write_models_config(Path(export_dir))
     return target

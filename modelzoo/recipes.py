@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import math
-import os
 import re
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,15 +20,12 @@ from typing import Any, ClassVar
 import keras
 import tensorflow as tf
 
+from modelzoo import runs
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
 
 SCHEDULES = ("constant", "cosine")
 CALLBACKS = ("early_stopping", "best_checkpoint", "backup", "tensorboard")
-BEST_CHECKPOINT = "best.keras"
-BACKUP_DIR = "backup"
-"""`keras.callbacks.BackupAndRestore` state in the run folder: present only while a run is unfinished."""
-HISTORY_FILE = "history.json"
 
 
 def _subclasses_in(module: Any, base: type) -> dict[str, type]:
@@ -264,106 +260,37 @@ class Recipe:
             else min(self.steps_per_execution, steps_per_epoch),
         )
 
-    def make_callbacks(self, run_dir: Path | None, has_validation: bool) -> list[keras.callbacks.Callback]:
-        """The recipe's callbacks, `backup` first so that a resumed run restores its state before
-        the others start. Without validation data they monitor the training metric; without a run
-        folder, file-writing callbacks are left out."""
+    def make_callbacks(
+        self,
+        run_dir: Path | None,
+        has_validation: bool,
+        writers: Sequence[keras.callbacks.Callback] = (),
+    ) -> list[keras.callbacks.Callback]:
+        """The recipe's callbacks, then `writers` (callbacks that write the epoch's files, such as
+        the history), then the backup, which commits the epoch (`runs.AtomicBackup`). Without
+        validation data they monitor the training metric; without a run folder, file-writing
+        callbacks are left out."""
         monitor = self.monitor if has_validation else self.monitor.removeprefix("val_")
+        backup = run_dir is not None and "backup" in self.callbacks
         made: list[keras.callbacks.Callback] = []
-        for name in sorted(self.callbacks, key=lambda n: n != "backup"):
+        for name in self.callbacks:
             if name == "early_stopping":
                 made.append(
-                    ResumableEarlyStopping(
+                    runs.ResumableEarlyStopping(
                         run_dir, monitor=monitor, patience=self.patience, restore_best_weights=True
                     )
                 )
-            elif run_dir is None:
+            elif run_dir is None or name == "backup":
                 continue
-            elif name == "backup":
-                made.append(
-                    keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True)
-                )
             elif name == "best_checkpoint":
                 made.append(
-                    AtomicModelCheckpoint(run_dir / BEST_CHECKPOINT, monitor=monitor, save_best_only=True)
+                    runs.AtomicModelCheckpoint(
+                        run_dir / runs.BEST_CHECKPOINT, staged=backup, monitor=monitor, save_best_only=True
+                    )
                 )
             elif name == "tensorboard":
                 made.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
-        return made
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """EarlyStopping that, in a resumed run, takes up its count where the killed run left it: the
-    best value, the epochs waited since (both replayed from the run folder's history) and the
-    best weights (from its best checkpoint). Keras' own starts afresh, so a run killed and resumed
-    again and again would never stop early."""
-
-    def __init__(self, run_dir: Path | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.run_dir = run_dir
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        self.replayed = False
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if self.replayed or epoch == 0 or self.run_dir is None:
-            self.replayed = True
-            return
-        self.replayed = True
-        history_file = self.run_dir / HISTORY_FILE
-        if not history_file.is_file():
-            return
-        if self.monitor_op is None:
-            self._set_monitor_op()
-        for done, value in enumerate(json.loads(history_file.read_text()).get(self.monitor, [])[:epoch]):
-            self.wait += 1
-            if self._is_improvement(value, self.best):
-                self.best, self.best_epoch, self.wait = value, done, 0
-        best = self.run_dir / BEST_CHECKPOINT
-        if self.restore_best_weights and best.is_file():
-            current = self.model.get_weights()
-            self.model.load_weights(best)
-            self.best_weights = self.model.get_weights()
-            self.model.set_weights(current)
-
-
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """ModelCheckpoint that saves beside the target and renames over it.
-
-    Keras writes the `.keras` zip in place; a run killed mid-save would leave a truncated best
-    checkpoint. Here the previous best survives until the new one is complete.
-    """
-
-    def __init__(self, filepath: str | os.PathLike, **kwargs: Any) -> None:
-        self.final_path = Path(filepath)
-        partial = self.final_path.with_name(f".{self.final_path.stem}.partial.keras")
-        super().__init__(str(partial), **kwargs)
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        self.resumed = False
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        """On a resumed run, start from the best value of the epochs already done, so a worse
-        epoch after the restart does not replace the best checkpoint."""
-        super().on_epoch_begin(epoch, logs)
-        if self.resumed or epoch == 0:
-            return
-        self.resumed = True
-        history_file = self.final_path.parent / HISTORY_FILE
-        if history_file.is_file():
-            if self.monitor_op is None:
-                self._set_monitor_op()
-            for value in json.loads(history_file.read_text()).get(self.monitor, [])[:epoch]:
-                if self._is_improvement(value, self.best):
-                    self.best = value
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)
-        partial = Path(self.filepath)
-        if partial.exists():
-            os.replace(partial, self.final_path)
+        return [*made, *writers, *([runs.AtomicBackup(run_dir)] if backup else [])]
 
 
 CLASSIFIER = Recipe(name="classifier")

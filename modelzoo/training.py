@@ -7,6 +7,7 @@ was trained, with which recipe and versions), `history.json`, `curves.png` and, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,13 +24,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo import atomic, distribute, evaluation
+from modelzoo import atomic, distribute, evaluation, runs
 from modelzoo.data import DatasetInfo, FileData, data_source, load_dataset
 from modelzoo.data.files import load_files_again
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
 from modelzoo.evaluation import Report
-from modelzoo.recipes import BACKUP_DIR, BEST_CHECKPOINT, HISTORY_FILE, Recipe
+from modelzoo.recipes import Recipe
 from modelzoo.registry import BuildRecord, Target, build, get_entry, list_models, record_of
+from modelzoo.runs import BEST_CHECKPOINT, CONFIG_FILE, HISTORY_FILE, is_unfinished
 
 Data = tf.data.Dataset | tuple[np.ndarray, np.ndarray]
 RECOMPILED_ON_LOAD = r".*(compile\(\)` was not called|Skipping variable loading)"
@@ -99,23 +101,37 @@ def fit(
         if val is None:
             val = split_of(record, "validation", batch_size, data_dir, model=model)
     write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
-    callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None)
-    if write_dir is not None:
-        config = run_config(model, record)
-        check_run_dir(write_dir, config)
-        write_dir.mkdir(parents=True, exist_ok=True)
-        write_config(
-            write_dir, config, data_source(record.info, data_dir) if record else "given by the caller"
-        )
-        if record is not None and record.data is not None:
-            record.data.write(write_dir)
-        callbacks.append(RunLog(write_dir))
+    writers = [RunLog(write_dir)] if write_dir is not None else []
+    callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None, writers=writers)
+    with runs.lock(write_dir) if write_dir is not None else contextlib.nullcontext():
+        if write_dir is not None:
+            config = run_config(model, record)
+            check_run_dir(write_dir, config)
+            source = data_source(record.info, data_dir) if record else "given by the caller"
+            write_config(write_dir, config, source, data_dir)
+            if record is not None and record.data is not None:
+                record.data.write(write_dir)
+        return _fit(model, record, recipe, train, val, write_dir, [*callbacks, *extra_callbacks], verbose)
+
+
+def _fit(
+    model: keras.Model,
+    record: BuildRecord | None,
+    recipe: Recipe,
+    train: Data,
+    val: Data | None,
+    write_dir: Path | None,
+    callbacks: list[keras.callbacks.Callback],
+    verbose: str | int,
+) -> keras.callbacks.History:
+    """`model.fit` with the recipe's settings, seeded; `write_dir` is locked by the caller."""
+    batch_size = recipe.global_batch_size(model.distribute_strategy.num_replicas_in_sync)
     keras.utils.set_random_seed(recipe.seed)
     if recipe.deterministic:
         tf.config.experimental.enable_op_determinism()
     kwargs: dict[str, Any] = {
         "epochs": recipe.epochs,
-        "callbacks": [*callbacks, *extra_callbacks],
+        "callbacks": callbacks,
         "verbose": verbose,
         "shuffle": False,
     }
@@ -131,14 +147,69 @@ def fit(
     try:
         if record is not None and record.copied and recipe.freeze_epochs:
             resumed = write_dir is not None and is_unfinished(write_dir)
-            return fit_head_first(model, record, kwargs, _steps_per_epoch(train, record), resumed)
+            return fit_head_first(model, record, kwargs, _steps_per_epoch(train, record), write_dir, resumed)
         return model.fit(**kwargs)
     except ValueError as err:
         raise DataFormatError(f"The data does not fit {model.name}: {str(err).strip()}") from None
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """What `train_evaluate_export` left: test metrics, the evaluation report and the files it
+    wrote (the chief's; None on other workers), and the export's version folder."""
+
+    run_dir: Path
+    metrics: dict[str, float]
+    report: Report | None = None
+    written: tuple[Path, ...] = ()
+    export: Path | None = None
+
+
+def train_evaluate_export(
+    model: keras.Model,
+    train: Data | None = None,
+    val: Data | None = None,
+    run_dir: str | os.PathLike = "runs",
+    data_dir: str | os.PathLike | None = None,
+    export_dir: str | os.PathLike | None = None,
+    verbose: str | int = "auto",
+) -> RunResult:
+    """The whole job `modelzoo train` does: fit into `run_dir` (locked for the whole job), test
+    metrics (`metrics.json`), the evaluation report and its figures, and with `export_dir` the
+    SavedModel. Under multi-worker training every worker fits and evaluates; the chief alone
+    writes the report and the export."""
+    from modelzoo.export import export
+
+    run_dir = Path(run_dir)
+    record = record_of(model)
+    strategy = model.distribute_strategy
+    with runs.lock(distribute.worker_dir(run_dir, strategy)):
+        fit(model, train, val, run_dir=run_dir, data_dir=data_dir, verbose=verbose)
+        metrics = evaluate(model, split="test", data_dir=data_dir)  # every worker takes part
+        if not distribute.is_chief(strategy):
+            return RunResult(run_dir, metrics)
+        atomic.write_text(run_dir / "metrics.json", json.dumps({"test": metrics}, indent=2) + "\n")
+        # Across workers, each batch's predictions would be gathered from all of them: the chief
+        # predicts alone, with the best checkpoint (the weights the model holds) outside the strategy.
+        alone = load_checkpoint(run_dir) if distribute.spans_workers(strategy) else model
+        test = split_of(record, "test", record.recipe.batch_size, data_dir, model=alone)
+        report = evaluation.report(alone, record.info, test, "test", metrics, name=record.name)
+        written = tuple(report.write(run_dir))
+        path = None
+        if export_dir is not None:
+            path = export(
+                model, None, export_dir, metrics=metrics, evaluation=report.summary(), data_dir=data_dir
+            )
+        return RunResult(run_dir, metrics, report, written, path)
+
+
 def fit_head_first(
-    model: keras.Model, record: BuildRecord, kwargs: dict[str, Any], steps_per_epoch: int, resumed: bool
+    model: keras.Model,
+    record: BuildRecord,
+    kwargs: dict[str, Any],
+    steps_per_epoch: int,
+    write_dir: Path | None,
+    resumed: bool,
 ) -> keras.callbacks.History:
     """Train the layers `init_from` did not copy (the new head) alone for `freeze_epochs`, then
     every layer (keras.io's transfer-learning recipe); each phase compiles anew, since Keras reads
@@ -155,6 +226,8 @@ def fit_head_first(
         recipe.compile(model, steps_per_epoch, replicas)
         callbacks = [c for c in kwargs["callbacks"] if not isinstance(c, keras.callbacks.BackupAndRestore)]
         history = model.fit(**{**kwargs, "epochs": head_epochs, "callbacks": callbacks})
+        if write_dir is not None:  # no backup commits the head's epochs: they are final as they end
+            runs.settle_staged(write_dir, head_epochs)
     for layer in frozen:
         layer.trainable = True
     recipe.compile(model, steps_per_epoch, replicas)
@@ -410,27 +483,26 @@ def reproduce(name: str, *, data_dir: str | os.PathLike | None = None, **overrid
     )
 
 
-RUN_FACTS = ("versions", "data_source")
+RUN_FACTS = ("versions", "data_source", "data_dir")
 """Parts of config.json that describe a run without deciding whether another one may resume it."""
 
 
-def write_config(run_dir: Path, config: dict[str, Any], source: str) -> None:
-    """`config.json`: what the run trains, where its examples came from, and the software."""
-    text = json.dumps({**config, "data_source": source, "versions": versions()}, indent=2) + "\n"
-    atomic.write_text(run_dir / "config.json", text)
-
-
-def is_unfinished(run_dir: Path) -> bool:
-    """A run cut short: its BackupAndRestore state is still there (Keras removes it at the end)."""
-    return (run_dir / BACKUP_DIR).is_dir()
+def write_config(
+    run_dir: Path, config: dict[str, Any], source: str, data_dir: str | os.PathLike | None = None
+) -> None:
+    """`config.json`: what the run trains, where its examples came from (`data_dir`, absolute, so
+    `evaluate` and `export` read the same files without being told again), and the software."""
+    where = str(Path(data_dir).expanduser().absolute()) if data_dir is not None else None
+    facts = {"data_source": source, "data_dir": where, "versions": versions()}
+    atomic.write_text(run_dir / CONFIG_FILE, json.dumps({**config, **facts}, indent=2) + "\n")
 
 
 def held_config(run_dir: Path) -> dict[str, Any] | None:
     """What the run in `run_dir` trains (its `config.json` without the versions), or None."""
-    path = run_dir / "config.json"
+    path = run_dir / CONFIG_FILE
     if not path.is_file():
         return None
-    return {k: v for k, v in json.loads(path.read_text()).items() if k not in RUN_FACTS}
+    return {k: v for k, v in runs.read_json(path).items() if k not in RUN_FACTS}
 
 
 def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
@@ -465,10 +537,9 @@ def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
 
 
 def find_unfinished(runs_dir: Path, config: dict[str, Any]) -> Path | None:
-    """The newest unfinished run of the same entry and settings under `runs_dir/<entry>/`."""
+    """The newest unfinished run of the same entry and settings under `runs_dir/<model>/`."""
     base = runs_dir / config.get("model", config["entry"])
-    candidates = sorted(base.iterdir(), reverse=True) if base.is_dir() else []
-    return next((d for d in candidates if is_unfinished(d) and held_config(d) == config), None)
+    return runs.newest(base, "*", lambda d: is_unfinished(d) and held_config(d) == config)
 
 
 def versions() -> dict[str, str]:
@@ -501,9 +572,7 @@ class RunLog(keras.callbacks.Callback):
         epochs before it, dropping any logged after the backup it resumed from."""
         if self.history is not None:
             return
-        path = self.run_dir / HISTORY_FILE
-        previous = json.loads(path.read_text()) if epoch > 0 and path.is_file() else {}
-        self.history = {k: v[:epoch] for k, v in previous.items()}
+        self.history = runs.committed_history(self.run_dir, epoch)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.history.setdefault("epoch", []).append(epoch + 1)

@@ -9,18 +9,18 @@ was running). The end writes `best.json`, which `modelzoo train NAME --hparams b
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
 import warnings
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from modelzoo import atomic
+from modelzoo import atomic, runs
 from modelzoo.data import FileData
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import parse_value
@@ -145,8 +145,6 @@ def tune(
     `max_epochs` epochs each (default: the recipe's epochs), on `data` (an architecture on the
     user's files) or the entry's dataset. Resumes the newest unfinished search of the same
     settings under `runs_dir/<model>/`. `data_arguments` is repeated in the printed train command."""
-    import keras_tuner
-
     entry = get_entry(name)
     if trials < 1:
         raise InvalidValueError(f"--trials must be at least 1, got {trials}.")
@@ -168,15 +166,49 @@ def tune(
         "objective": objective,
     }
     base = Path(runs_dir) / model_name(name, info)
-    folder = unfinished_search(base, config)
+    folder = runs.newest(base, "tune-*", lambda d: is_unfinished_search(d, config))
     resumed = folder is not None
     if folder is None:
-        folder = base / f"tune-{datetime.now():%Y%m%d-%H%M%S}"
+        folder = runs.new_run_dir(Path(runs_dir), model_name(name, info), prefix="tune-")
         atomic.write_text(folder / TUNE_FILE, json.dumps(config, indent=2) + "\n")
-    finished = len(finished_trials(folder))
-    print(
-        f"Tune folder: {folder} ({f'resuming, {finished} trials finished' if resumed else 'new'})", flush=True
-    )
+    with runs.lock(folder, "tune folder"), atomic_tuner_files():
+        finished = len(finished_trials(folder))
+        print(
+            f"Tune folder: {folder} ({f'resuming, {finished} trials finished' if resumed else 'new'})",
+            flush=True,
+        )
+        return run_search(
+            name,
+            folder,
+            space,
+            epochs,
+            algorithm,
+            trials,
+            (objective, direction),
+            data,
+            data_dir,
+            data_arguments,
+        )
+
+
+def run_search(
+    name: str,
+    folder: Path,
+    space: dict[str, Range],
+    epochs: int,
+    algorithm: str,
+    trials: int,
+    goal: tuple[str, str],
+    data: FileData | None,
+    data_dir: str | None,
+    data_arguments: str,
+) -> TuneResult:
+    """KerasTuner's search in `folder` (locked by the caller), then `best.json`; `goal` is the
+    objective and its direction."""
+    import keras_tuner
+
+    entry = get_entry(name)
+    objective, direction = goal
 
     interactive = sys.stdout.isatty()
 
@@ -275,19 +307,35 @@ def finished_trials(folder: Path) -> list[Path]:
     """The trial folders KerasTuner has marked COMPLETED."""
     done = []
     for path in sorted((folder / "trials").glob("trial_*/trial.json")):
-        if json.loads(path.read_text()).get("status") == "COMPLETED":
+        if runs.read_json(path, folder).get("status") == "COMPLETED":
             done.append(path.parent)
     return done
 
 
-def unfinished_search(base: Path, config: dict[str, Any]) -> Path | None:
-    """The newest search folder under `base` with the same settings and no `best.json` yet."""
-    candidates = sorted(base.glob("tune-*"), reverse=True) if base.is_dir() else []
-    for folder in candidates:
-        held = folder / TUNE_FILE
-        if held.is_file() and not (folder / BEST_FILE).exists() and json.loads(held.read_text()) == config:
-            return folder
-    return None
+def is_unfinished_search(folder: Path, config: dict[str, Any]) -> bool:
+    """A search folder with the same settings and no `best.json` yet."""
+    held = folder / TUNE_FILE
+    return held.is_file() and not (folder / BEST_FILE).exists() and runs.read_json(held) == config
+
+
+@contextlib.contextmanager
+def atomic_tuner_files() -> Iterator[None]:
+    """KerasTuner writes its oracle, tuner and trial states in place (`utils.save_json`), so a
+    search killed mid-write left a truncated JSON file that the next run failed to parse. While
+    a search runs here, each is written to a temporary file and renamed over the old one."""
+    from keras_tuner.src import utils
+
+    def save_json(path: str, obj: Any) -> str:
+        text = json.dumps(obj)
+        atomic.write_text(Path(path), text)
+        return text
+
+    original = utils.save_json
+    utils.save_json = save_json
+    try:
+        yield
+    finally:
+        utils.save_json = original
 
 
 def read_best(path: str | Path, name: str) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def test_train_evaluate_export_on_digits(tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
 
     wrong = run_cli("evaluate", "cnn_digits", "--checkpoint", str(run_dir), cwd=tmp_path)
-    assert wrong.returncode == 2 and "built as 'mlp_digits', not 'cnn_digits'" in wrong.stderr
+    assert wrong.returncode == 2 and "holds 'mlp_digits', not 'cnn_digits'" in wrong.stderr
 
 
 def test_list_and_describe(tmp_path):

@@ -3,6 +3,7 @@ a server running as another user; what a run trained on is recorded."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import modelzoo
 from modelzoo import atomic
 from modelzoo.data.sources import unresolvable
 from modelzoo.errors import DataFormatError, DataNotFoundError, ModelZooError
-from modelzoo.recipes import ResumableEarlyStopping
+from modelzoo.runs import ResumableEarlyStopping
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -80,9 +81,8 @@ def test_export_to_a_path_that_is_a_file_is_one_line_and_leaves_nothing(tmp_path
 
 
 def test_failed_export_removes_the_folders_it_made(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        sys.modules["modelzoo.export"], "MAX_SERVED_DIFF", -1.0
-    )  # every export fails its check
+    export_module = importlib.import_module("modelzoo.export")
+    monkeypatch.setattr(export_module, "MAX_SERVED_DIFF", -1.0)  # every export fails its check
     with pytest.raises(ModelZooError, match="the export is refused"):
         modelzoo.export(modelzoo.build("mlp_digits"), export_dir=tmp_path / "root")
     assert not (tmp_path / "root").exists()
