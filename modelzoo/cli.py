@@ -60,8 +60,9 @@ def parse_image_size(text: str) -> tuple[int, int]:
 
 
 def load_user_data(args: argparse.Namespace):
-    """`--data` read with the options given; the kind of data follows the architecture when
-    the files alone do not say (a CSV is a table for mlp, text for rnn)."""
+    """`--data` read with the options given, as the model will take it (an entry's input size):
+    the kind of data follows the architecture when the files alone do not say (a CSV is a table
+    for mlp, text for rnn)."""
     from modelzoo.data import load_files
     from modelzoo.registry import get_entry
 
@@ -75,7 +76,9 @@ def load_user_data(args: argparse.Namespace):
         task=args.task,
         image_size=args.image_size,
         drop_duplicates=args.drop_duplicates,
+        encoding=args.encoding,
     )
+    _, data = entry.info_for(data)
     print(data.summary(), flush=True)
     return data
 
@@ -302,7 +305,7 @@ def folder_of(checkpoint: Path) -> Path:
 
 def data_arguments(args: argparse.Namespace) -> str:
     """The data options given, as `modelzoo train` takes them again."""
-    options = ("data", "target", "text_column", "kind", "task", "data_dir")
+    options = ("data", "target", "text_column", "kind", "task", "encoding", "data_dir")
     given = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in options if getattr(args, k)]
     if args.image_size:
         given.append(f"--image-size {args.image_size[0]}x{args.image_size[1]}")
@@ -346,6 +349,9 @@ def add_data_arguments(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     )
     own.add_argument(
         "--drop-duplicates", action="store_true", help="drop validation/test examples also found in train"
+    )
+    own.add_argument(
+        "--encoding", help="the text encoding of tables and text files (default: utf-8; latin-1, cp1252, ...)"
     )
     return own
 

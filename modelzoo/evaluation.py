@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +218,12 @@ def report(
     split: str,
     metrics: dict[str, float],
     name: str | None = None,
+    raw: Callable[[int], Any] | None = None,
 ) -> Report:
     """Predict every batch of a split once, keeping labels, outputs and only the examples that are
-    (so far) among the `MISTAKES` most confident mistakes, so a large split never sits in memory."""
+    (so far) among the `MISTAKES` most confident mistakes, so a large split never sits in memory.
+    `raw` gives the example of a split's row as the files hold it (a table row with its missing
+    cells as None, not the train median the model saw)."""
     labels, outputs, kept = [], [], []
     seen = 0
     order = getattr(batches, "example_order", None)  # texts are served sorted by length
@@ -243,6 +246,9 @@ def report(
     def row(served: int) -> int:
         """The split's row of the n-th example served."""
         return served if order is None else int(order[served])
+
+    if raw is not None:
+        kept = [(score, i, raw(row(i))) for score, i, _ in kept]
 
     y_all = np.concatenate(labels) if labels else np.zeros(0)
     out_all = np.concatenate(outputs) if outputs else np.zeros((0, max(len(info.class_names), 1)))

@@ -35,7 +35,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from modelzoo import atomic
 from modelzoo.data import Column, DatasetInfo, data_source, load_dataset
-from modelzoo.data.files import decode_image
+from modelzoo.data.images import decode_image
 from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
 from modelzoo.registry import BuildRecord, client_inputs, get_entry, record_of, weights_of
 

@@ -221,7 +221,8 @@ class Entry:
             )
         if data.kind == "image" and self.dataset and not data.image_size_given:
             height, width, _ = self.info.input_shape
-            data = data.with_input_shape((height, width, data.info.input_shape[2]))
+            why = f"{self.name}'s input size, the files resized to it"
+            data = data.with_input_shape((height, width, data.info.input_shape[2]), why)
         return data.info, data
 
     def resolve(self, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], Recipe]:

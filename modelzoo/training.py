@@ -15,7 +15,7 @@ import platform
 import time
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,8 @@ def train_evaluate_export(
         # predicts alone, with the best checkpoint (the weights the model holds) outside the strategy.
         alone = load_checkpoint(run_dir) if distribute.spans_workers(strategy) else model
         test = split_of(record, "test", record.recipe.batch_size, data_dir, model=alone)
-        report = evaluation.report(alone, record.info, test, "test", metrics, name=record.name)
+        raw = raw_examples(record, "test")
+        report = evaluation.report(alone, record.info, test, "test", metrics, name=record.name, raw=raw)
         written = tuple(report.write(run_dir))
         path = None
         if export_dir is not None:
@@ -421,7 +422,16 @@ def evaluate(
     metrics = {k: float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
     if not report:
         return metrics
-    return evaluation.report(model, record.info, data, split, metrics, name=record.name)
+    return evaluation.report(
+        model, record.info, data, split, metrics, name=record.name, raw=raw_examples(record, split)
+    )
+
+
+def raw_examples(record: BuildRecord, split: str) -> Callable[[int], Any] | None:
+    """A table row of the user's files by its place in `split`, as the files hold it."""
+    if record.data is None or not record.info.columns:
+        return None
+    return record.data.splits[split].raw_example
 
 
 def run_config(model: keras.Model, record: BuildRecord | None) -> dict[str, Any]:

@@ -275,7 +275,7 @@ def test_text_folders_decode_non_utf8_with_a_count(tmp_path):
     (tmp_path / "reviews" / "pos" / "latin1.txt").write_bytes("un film très réussi".encode("latin-1"))
     data = modelzoo.load_files(tmp_path / "reviews")
     assert data.kind == "text" and data.info.class_names == ("neg", "pos")
-    assert "1 files were not UTF-8; decoded with replacement characters" in data.report["notes"]
+    assert any(n.startswith("1 files were not UTF-8; decoded with replacement") for n in data.report["notes"])
 
 
 def test_identical_examples_across_splits_are_reported_and_can_be_dropped(tmp_path):

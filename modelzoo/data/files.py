@@ -1,36 +1,30 @@
 """A user's own files as a dataset: an image folder, a table, or text.
 
-`load_files(path, ...)` infers the layout, the classes, the input and the splits, checks it all
-before anything is written, and returns a `FileData`: the same `DatasetInfo` a built-in dataset
-has (so build, fit, evaluate and export read one description), the three splits, and a report.
+`load_files(path, ...)` picks the reader for the layout, which infers the classes, the input and
+the splits, checks it all before anything is written, and returns a `FileData`: the same
+`DatasetInfo` a built-in dataset has (so build, fit, evaluate and export read one description),
+the three splits, and a report. One reader module per layout, each with one entry point
+`read(root, options) -> FileData`:
 
-Layouts:
-- images: `root/<class>/*` or `root/{train,validation|val,test}/<class>/*` (PNG, JPEG, BMP, GIF),
-  decoded and resized in a parallel `tf.data` pipeline that reads from disk;
-- tables: CSV/TSV (Parquet with pyarrow), `target=` names the label column; one model input per
-  column, normalised (numbers) or looked up (strings) inside the model;
-- text: CSV/TSV/JSON lines with a text and a label column, or `root/<class>/*.txt`.
+- `images.py`: `root/<class>/*` or `root/{train,validation|val,test}/<class>/*` (PNG, JPEG, BMP,
+  GIF, WebP), every file decoded once in a parallel `tf.data` pass;
+- `tables.py`: CSV, TSV, JSON lines, JSON and Parquet read by pyarrow: a table (one model input
+  per column) or, when a column is prose, text;
+- `texts.py`: `root/<class>/*.txt`, one example per file.
 
-A folder of tables or texts may hold `train`, `validation|val` and `test` files (`dev` counts as
-test when there is no test file, GLUE's convention). Splits that are not given are carved out of
-train: seeded and stratified, 20% test and 10% of the rest as validation (as for built-in data).
-
-Missing values: a row without a label is dropped; a missing number becomes the train median, a
-missing string the empty string (which the model looks up like any unseen value), in the files
-and in the served graph's tf.Example parsing alike.
+What they share lives here: the split rules (given splits kept, missing ones carved out of train,
+seeded and stratified: 20% test, 10% of the rest validation), the class checks (at least
+`MIN_TRAIN_EXAMPLES` of each class in train), the fingerprints that find one example in two
+splits and files that changed since a run read them, and the report.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,44 +32,58 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo import atomic
-from modelzoo.data.catalog import TEST_FRACTION, VALIDATION_FRACTION, Column, DatasetInfo
+from modelzoo.data.catalog import TEST_FRACTION, VALIDATION_FRACTION, DatasetInfo
 from modelzoo.data.sources import SPLIT_SEED
-from modelzoo.data.sources import TEXT_COLUMNS as GLUE_TEXT_COLUMNS
-from modelzoo.errors import DataFormatError, DataNotFoundError, InvalidValueError, unknown_name
+from modelzoo.errors import DataFormatError, DataNotFoundError, unknown_name
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-PIL_FORMATS = {"PNG", "JPEG", "BMP", "GIF", "MPO"}
-"""What `tf.io.decode_image` decodes (MPO is a multi-picture JPEG)."""
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json")
-SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
-LABEL_COLUMNS = ("label", "labels", "target", "class", "category", "sentiment", "y")
-TEXT_COLUMNS = (*GLUE_TEXT_COLUMNS, "body", "document")
 KINDS = ("image", "table", "text")
 TASKS = ("classification", "regression")
-MAX_CORRUPT_SHARE = 0.05
-"""Unreadable images are skipped and listed; above this share of a folder the data is refused."""
-MAX_IMAGE_SIDE = 256
-"""The inferred image size (the most common one) is scaled down to this longest side."""
+SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
+MIN_TRAIN_EXAMPLES = 2
+"""A class with fewer training examples is refused: one example teaches a model nothing it can
+be tested on, and a class missing from train is never predicted."""
 IN_MEMORY_BYTES = 2 << 30
-"""A split whose decoded pixels fit in this many bytes is decoded once (in parallel batches, at
-~50,000 MNIST PNGs/s on 2 cores) and trained on from memory like a built-in dataset; a larger one
-streams from disk every epoch (shuffled paths, batches decoded in parallel)."""
-MAX_CLASSES_FROM_NUMBERS = 20
-"""A numeric target with at most this many distinct integer values is a class label."""
-TEXT_MIN_WORDS = 4.0
-"""A file whose string column averages this many words is text, else a table (when not told)."""
+"""A split whose decoded pixels fit in this many bytes is decoded once (in parallel batches) and
+trained on from memory like a built-in dataset; a larger one streams from disk every epoch."""
+SYSTEM_FILES = ("__MACOSX", "Thumbs.db", "desktop.ini")
+"""Files and folders an operating system leaves beside data (with any name starting with `.`,
+such as macOS's `._photo.png`): not data, and not the user's mistake, so skipped without a word."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How `load_files` was asked to read the files; kept in the report, so a run's data can be
+    read again the same way (`load_files_again`)."""
+
+    target: str | None = None
+    text_column: str | None = None
+    kind: str | None = None
+    task: str | None = None
+    image_size: tuple[int, int] | None = None
+    name: str | None = None
+    drop_duplicates: bool = False
+    seed: int = SPLIT_SEED
+    encoding: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        options = asdict(self)
+        options["image_size"] = list(self.image_size) if self.image_size is not None else None
+        return options
 
 
 @dataclass
 class Split:
     """One split's examples: `features` (image paths, texts, or a column -> values dict),
-    `labels`, and `ids` naming each example in the files (relative path or `file:row`)."""
+    `labels`, `ids` naming each example in the files (relative path or `file:row`), and `keys`,
+    a 64-bit fingerprint of each example's content (bytes, row or text)."""
 
     features: Any
     labels: np.ndarray
     ids: list[str]
-    keys: list[str] = field(default_factory=list, repr=False)
-    """A fingerprint per example (bytes, row or text), to find the same example in two splits."""
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    filled: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Per numeric column, where the files had no usable number (missing, not finite, or not a
+    number) and the train median stands in: shown as null where a person reads the example."""
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -90,8 +98,25 @@ class Split:
             features,
             self.labels[index],
             [self.ids[i] for i in index],
-            [self.keys[i] for i in index] if self.keys else [],
+            self.keys[index] if len(self.keys) else self.keys,
+            {k: v[index] for k, v in self.filled.items()},
         )
+
+    def raw_example(self, row: int) -> Any:
+        """Example `row` as the files hold it (a filled-in number is None)."""
+        if not isinstance(self.features, dict):
+            return None
+        return {
+            k: None if k in self.filled and self.filled[k][row] else plain(v[row])
+            for k, v in self.features.items()
+        }
+
+
+def plain(value: Any) -> Any:
+    """A NumPy scalar as Python has it; a float32 by its shortest decimals (0.541, not 0.5410000086)."""
+    if isinstance(value, np.float32):
+        return float(str(value))
+    return value.item() if isinstance(value, np.generic) else value
 
 
 @dataclass
@@ -123,6 +148,7 @@ class FileData:
         if split not in self.splits:
             raise unknown_name("split", split, self.splits)
         from modelzoo.data import batches_of_arrays
+        from modelzoo.data.images import image_batches
 
         part = self.splits[split]
         if self.kind == "image":
@@ -141,12 +167,19 @@ class FileData:
             features = {c.name: features[c.name] for c in self.info.columns}
         return batches_of_arrays((features, part.labels), split, batch_size, seed, lengths_of, length_window)
 
-    def with_input_shape(self, shape: Sequence[int]) -> FileData:
-        """The same data resized to `shape` (height, width, channels) in the pipeline."""
-        return replace(self, info=replace(self.info, input_shape=tuple(shape)))
+    def with_input_shape(self, shape: Sequence[int], why: str) -> FileData:
+        """The same data resized to `shape` (height, width, channels) in the pipeline; the
+        report says so (`why`), since the model takes this size, not the files'."""
+        shape = tuple(shape)
+        if shape == self.info.input_shape:
+            return self
+        report = {**self.report, "input": "x".join(map(str, shape)), "input_rule": why}
+        report["info"] = {**report.get("info", {}), "input_shape": list(shape)}
+        return replace(self, info=replace(self.info, input_shape=shape), report=report, decoded={})
 
     def summary(self) -> str:
-        """A few lines for a person: what was read, the classes per split, what was left out."""
+        """The lines the CLI prints: what was read, the classes per split, what was left out and
+        why, and every note."""
         r = self.report
         counts = ", ".join(f"{s} {n}" for s, n in r["examples"].items())
         lines = [f"Data: {self.path} ({r['layout']}): {counts} ({r['split_rule']})"]
@@ -169,9 +202,10 @@ class FileData:
         for dropped in r.get("dropped_columns", []):
             lines.append(f"  column {dropped['name']!r} left out: {dropped['why']}")
         if r["skipped"]:
-            lines.append(f"  skipped {len(r['skipped'])} files: " + "; ".join(
-                f"{s['file']} ({s['why']})" for s in r["skipped"][:5]
-            ) + (" ..." if len(r["skipped"]) > 5 else ""))  # fmt: skip
+            shown = "; ".join(f"{s['file']} ({s['why']})" for s in r["skipped"][:5])
+            lines.append(
+                f"  skipped {len(r['skipped'])} files: {shown}" + (" ..." if len(r["skipped"]) > 5 else "")
+            )
         duplicates = r["duplicates"]
         if any(v for k, v in duplicates.items() if k != "dropped"):
             lines.append(f"  same example in two splits: {duplicates}")
@@ -179,9 +213,14 @@ class FileData:
         return "\n".join(lines)
 
     def write(self, run_dir: Path) -> None:
-        """`data_report.json` and `splits.json` (which example went to which split)."""
+        """`data_report.json` and `splits.json`: which example went to which split, and each
+        one's fingerprint, which `load_files_again` compares with the files as they are then."""
         atomic.write_text(run_dir / "data_report.json", json.dumps(self.report, indent=1) + "\n")
-        assignment = {"path": str(self.path), **{s: part.ids for s, part in self.splits.items()}}
+        assignment = {
+            "path": str(self.path),
+            **{s: part.ids for s, part in self.splits.items()},
+            "fingerprints": {s: hex_fingerprints(part.keys) for s, part in self.splits.items()},
+        }
         atomic.write_text(run_dir / "splits.json", json.dumps(assignment) + "\n")
 
     def examples(self, split: str, n: int) -> dict[str, np.ndarray]:
@@ -203,15 +242,20 @@ def load_files(
     name: str | None = None,
     drop_duplicates: bool = False,
     seed: int = SPLIT_SEED,
+    encoding: str | None = None,
 ) -> FileData:
     """Read a user's dataset from `path` (a folder or one file) and describe it.
 
     `kind` ("image", "table", "text") is inferred from the files when left out; `target` names a
     table's label column (a text file's too, when it is not obvious), `text_column` the text;
     `task` ("classification" or "regression") overrides what the target's values suggest;
-    `image_size` is (height, width). `drop_duplicates` removes from validation and test the
-    examples also found in train (and from test those in validation). Nothing is written.
+    `image_size` is (height, width); `encoding` is the text encoding of tables and texts (UTF-8
+    by default: other bytes in a table are an error that says to pass it). `drop_duplicates`
+    removes from validation and test the examples also found in train (and from test those in
+    validation). Nothing is written.
     """
+    from modelzoo.data import images, tables, texts
+
     root = Path(path).expanduser()
     if not root.exists():
         raise DataNotFoundError(
@@ -221,51 +265,116 @@ def load_files(
         raise unknown_name("data kind", kind, KINDS)
     if task is not None and task not in TASKS:
         raise unknown_name("task", task, TASKS)
-    found = kind or infer_kind(root)
-    name = name or dataset_name(root)
+    if encoding is not None:
+        check_encoding(encoding)
+    options = ReadOptions(
+        target=target,
+        text_column=text_column,
+        kind=kind,
+        task=task,
+        image_size=tuple(int(v) for v in image_size) if image_size is not None else None,
+        name=name or dataset_name(root),
+        drop_duplicates=drop_duplicates,
+        seed=seed,
+        encoding=encoding,
+    )
+    found = kind or infer_kind(root, images.SUFFIXES, tables.SUFFIXES)
     if found == "image":
-        data = read_image_folder(root, name, image_size, seed)
-    elif root.is_dir() and found == "text" and not table_files(root):
-        data = read_text_folder(root, name, seed)
+        data = images.read(root, options)
+    elif root.is_dir() and found == "text" and not tables.table_files(root):
+        data = texts.read(root, options)
     else:  # a table file is text or a table by its columns, unless `kind` says
-        data = read_tables(root, name, kind, target, text_column, task, seed)
-    find_duplicates(data, drop_duplicates)
-    data.report["options"] = {
-        "target": target,
-        "text_column": text_column,
-        "kind": kind,
-        "task": task,
-        "image_size": list(image_size) if image_size is not None else None,
-        "name": name,
-        "drop_duplicates": drop_duplicates,
-        "seed": seed,
-    }
-    data.report["examples"] = {s: len(p) for s, p in data.splits.items()}
-    if data.info.class_names:
-        classes = data.info.class_names
-        data.report["classes"] = {
-            s: {classes[i]: int(n) for i, n in enumerate(np.bincount(p.labels, minlength=len(classes)))}
-            for s, p in data.splits.items()
-        }
-        train_counts = np.bincount(data.splits["train"].labels, minlength=len(classes))
-        data.report["imbalance"] = float(train_counts.max() / max(train_counts.min(), 1))
+        data = tables.read(root, options)
+    return finish(data, options)
+
+
+def finish(data: FileData, options: ReadOptions) -> FileData:
+    """What every reader's data gets: classes checked, duplicates counted, and the report's counts."""
     for split, part in data.splits.items():
         if len(part) == 0:
-            raise DataFormatError(f"{root}: the {split} split has no examples; give it some, or more data.")
+            raise DataFormatError(
+                f"{data.path}: the {split} split has no examples; give it some, or more data."
+            )
+    find_duplicates(data, options.drop_duplicates)
+    data.report["options"] = options.to_dict()
+    data.report["examples"] = {s: len(p) for s, p in data.splits.items()}
+    if data.info.class_names:
+        check_class_counts(data)
     data.info = replace(data.info, splits={s: len(p) for s, p in data.splits.items()})
     data.report["info"] = data.info.to_dict()
     return data
 
 
+def check_class_counts(data: FileData) -> None:
+    """Count each class per split; refuse classes with fewer than `MIN_TRAIN_EXAMPLES` in train
+    (the carved splits took the rest), and note classes a held-out split has none of."""
+    classes = data.info.class_names
+    counts = {s: np.bincount(p.labels, minlength=len(classes)) for s, p in data.splits.items()}
+    data.report["classes"] = {s: {classes[i]: int(n) for i, n in enumerate(c)} for s, c in counts.items()}
+    few = [classes[i] for i in np.flatnonzero(counts["train"] < MIN_TRAIN_EXAMPLES)]
+    if few:
+        total = {name: sum(int(c[classes.index(name)]) for c in counts.values()) for name in few}
+        shown = ", ".join(
+            f"{name!r} ({counts['train'][classes.index(name)]} of {total[name]})" for name in few[:5]
+        )
+        more = f" and {len(few) - 5} more" if len(few) > 5 else ""
+        raise DataFormatError(
+            f"{data.path}: {len(few)} class{'es' * (len(few) > 1)} with fewer than {MIN_TRAIN_EXAMPLES} "
+            f"training examples: {shown}{more} (training examples of all examples). Add examples of each "
+            "class, or remove or merge the rare ones: a model cannot learn a class from one."
+        )
+    for split in ("validation", "test"):
+        absent = [classes[i] for i in np.flatnonzero(counts[split] == 0)]
+        if absent:
+            data.report["notes"].append(
+                f"the {split} split has no example of {len(absent)} class{'es' * (len(absent) > 1)} "
+                f"({', '.join(map(repr, absent[:5]))}{', ...' if len(absent) > 5 else ''}): "
+                "their scores there are not measured"
+            )
+    data.report["imbalance"] = float(counts["train"].max() / max(counts["train"].min(), 1))
+
+
+def check_encoding(encoding: str) -> None:
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataFormatError(
+            f"--encoding {encoding!r} is not a text encoding Python knows; try utf-8, latin-1 or cp1252."
+        ) from None
+
+
 def load_files_again(run_dir: Path) -> FileData | None:
     """The data of a run folder, read again as `data_report.json` says it was read (same files,
-    options, seeded split), or None for a run on a built-in dataset. Files that changed since
-    give another description, which the caller refuses."""
+    options, seeded split), or None for a run on a built-in dataset. Files whose content changed
+    since (a fingerprint in `splits.json` differs) are refused, naming them: a run evaluated on
+    other files than it was tested on would report figures of data it never saw."""
     path = run_dir / "data_report.json"
     if not path.is_file():
         return None
     report = json.loads(path.read_text())
-    return load_files(report["path"], **report["options"])
+    options = dict(report["options"])
+    data = load_files(report["path"], **options)
+    manifest = run_dir / "splits.json"
+    held = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    for split, prints in held.get("fingerprints", {}).items():
+        part = data.splits.get(split)
+        now = dict(zip(part.ids, hex_fingerprints(part.keys))) if part is not None else {}
+        before = dict(zip(held.get(split, []), prints))
+        changed = sorted(i for i in before.keys() | now.keys() if before.get(i) != now.get(i))
+        if changed:
+            shown = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
+            raise DataFormatError(
+                f"The files of run {run_dir} changed since it read them: {len(changed)} {split} example"
+                f"{'s' * (len(changed) != 1)} differ ({shown}). Restore them, or train again on the files as "
+                "they are."
+            )
+    return data
+
+
+def hex_fingerprints(keys: np.ndarray) -> list[str]:
+    return [f"{k & (2**64 - 1):016x}" for k in keys.tolist()]
 
 
 def dataset_name(root: Path) -> str:
@@ -274,26 +383,30 @@ def dataset_name(root: Path) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_") or "data"
 
 
-def table_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+def is_system_file(path: Path, root: Path) -> bool:
+    """A hidden or operating-system file anywhere below `root` (see `SYSTEM_FILES`)."""
+    return any(part.startswith(".") or part in SYSTEM_FILES for part in path.relative_to(root).parts)
 
 
-def infer_kind(root: Path) -> str:
+def data_files(folder: Path) -> list[Path]:
+    """Every file below `folder`, system files left out, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_system_file(p, folder))
+
+
+def infer_kind(root: Path, image_suffixes: Sequence[str], table_suffixes: Sequence[str]) -> str:
     """image, table or text, from what the files are; a mix is refused."""
     if root.is_file():
-        if root.suffix.lower() not in TABLE_SUFFIXES:
+        if root.suffix.lower() not in table_suffixes:
             raise DataFormatError(
                 f"{root}: a {root.suffix or 'suffix-less'} file is not a dataset; give a folder of images "
-                f"or of .txt files, or a table ({', '.join(TABLE_SUFFIXES)})."
+                f"or of .txt files, or a table ({', '.join(table_suffixes)})."
             )
-        return "table"  # read_tables decides between table and text from the columns
-    if table_files(root):
+        return "table"  # the table reader decides between table and text from the columns
+    if any(p.is_file() and p.suffix.lower() in table_suffixes for p in root.iterdir()):
         return "table"
-    suffixes = Counter(
-        p.suffix.lower() for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
-    )
-    images = sum(n for s, n in suffixes.items() if s in IMAGE_SUFFIXES)
-    texts = suffixes.get(".txt", 0)
+    suffixes = [p.suffix.lower() for p in data_files(root)]
+    images = sum(s in image_suffixes for s in suffixes)
+    texts = suffixes.count(".txt")
     if images and texts:
         raise DataFormatError(
             f"{root} mixes {images} images and {texts} .txt files; keep one kind of data per folder."
@@ -303,15 +416,21 @@ def infer_kind(root: Path) -> str:
     if texts:
         return "text"
     raise DataNotFoundError(
-        f"{root} holds no images ({', '.join(IMAGE_SUFFIXES)}), .txt files or tables "
-        f"({', '.join(TABLE_SUFFIXES)}): expected root/<class>/<files> or a table."
+        f"{root} holds no images ({', '.join(image_suffixes)}), .txt files or tables "
+        f"({', '.join(table_suffixes)}): expected root/<class>/<files> or a table."
     )
 
 
-def class_folders(root: Path, suffixes: Sequence[str]) -> tuple[str, dict[str, dict[str, list[Path]]]]:
-    """`{split: {class: files}}` of `root/<class>/*` (split "all") or `root/<split>/<class>/*`."""
-    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in suffixes]
+def class_folders(
+    root: Path, suffixes: Sequence[str]
+) -> tuple[str, dict[str, dict[str, list[Path]]], list[Path]]:
+    """`{split: {class: files}}` of `root/<class>/*` (split "all") or `root/<split>/<class>/*`, and
+    the files of other suffixes found in class folders (the caller lists them as skipped)."""
+    if not root.is_dir():
+        raise DataFormatError(f"{root} is a file; this data comes as a folder: root/<class>/<files>.")
+    entries = [p for p in root.iterdir() if not is_system_file(p, root)]
+    subfolders = sorted(p for p in entries if p.is_dir())
+    loose = [p for p in entries if p.is_file() and p.suffix.lower() in suffixes]
     if loose:
         raise DataFormatError(
             f"{root} holds files ({loose[0].name}, ...) beside class folders; expected root/<class>/<files> "
@@ -332,336 +451,21 @@ def class_folders(root: Path, suffixes: Sequence[str]) -> tuple[str, dict[str, d
     if named and "train" not in tops:
         raise DataFormatError(f"{root} has split folders but no train/ folder.")
     layout: dict[str, dict[str, list[Path]]] = {}
+    others: list[Path] = []
     for split, top in tops.items():
-        classes = sorted(p for p in top.iterdir() if p.is_dir() and not p.name.startswith("."))
-        layout[split] = {
-            c.name: sorted(f for f in c.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
-            for c in classes
-        }
-        for class_name, files in layout[split].items():
-            if not files:
+        classes = sorted(p for p in top.iterdir() if p.is_dir() and not is_system_file(p, root))
+        layout[split] = {}
+        for folder in classes:
+            files = data_files(folder)
+            layout[split][folder.name] = [f for f in files if f.suffix.lower() in suffixes]
+            other = [f for f in files if f.suffix.lower() not in suffixes]
+            others += other
+            if not layout[split][folder.name]:
+                held = f" (it holds {len(other)} other files, e.g. {other[0].name})" if other else ""
                 raise DataFormatError(
-                    f"Class folder {top / class_name} has no {'/'.join(suffixes)} file; "
-                    "add some or remove it."
+                    f"Class folder {folder} has no {'/'.join(suffixes)} file{held}; add some or remove it."
                 )
-    return ("split folders" if named else "class folders"), layout
-
-
-def read_image_folder(root: Path, name: str, image_size: Sequence[int] | None, seed: int) -> FileData:
-    """Every image is opened and verified (PIL) once; the unreadable are skipped and listed."""
-    from PIL import Image
-
-    if not root.is_dir():
-        raise DataFormatError(f"{root} is a file; images come as a folder: root/<class>/<images>.")
-    layout, found = class_folders(root, IMAGE_SUFFIXES)
-    class_names = train_classes(found, root)
-    skipped: list[dict[str, str]] = []
-    sizes: Counter = Counter()
-    modes: Counter = Counter()
-    parts: dict[str, Split] = {}
-    total = 0
-    for split, classes in found.items():
-        paths, labels, keys = [], [], []
-        for class_name, files in classes.items():
-            label = check_known(class_name, class_names, split, root)
-            for file in files:
-                total += 1
-                raw = file.read_bytes()
-                try:
-                    with Image.open(io.BytesIO(raw)) as image:
-                        image.verify()
-                        fmt, size, mode = image.format, image.size, image.mode
-                except Exception as err:  # PIL raises many types for bad files
-                    skipped.append({"file": str(file.relative_to(root)), "why": f"unreadable: {err}"[:200]})
-                    continue
-                if fmt not in PIL_FORMATS:
-                    skipped.append({"file": str(file.relative_to(root)), "why": f"unsupported format {fmt}"})
-                    continue
-                sizes[size[::-1]] += 1
-                modes[mode] += 1
-                paths.append(str(file))
-                labels.append(label)
-                keys.append(hashlib.sha1(raw).hexdigest())
-        ids = [str(Path(p).relative_to(root)) for p in paths]
-        parts[split] = Split(np.array(paths), np.array(labels, dtype=np.int64), ids, keys)
-    for split, part in parts.items():
-        empty = sorted(set(found[split]) - {class_names[i] for i in set(part.labels.tolist())})
-        if empty:
-            folder = root / ("" if split == "all" else split) / empty[0]
-            raise DataFormatError(f"Class folder {folder} has no readable image; add some or remove it.")
-    if total and len(skipped) / total > MAX_CORRUPT_SHARE:
-        raise DataFormatError(
-            f"{root}: {len(skipped)} of {total} images are unreadable or unsupported "
-            f"(more than {MAX_CORRUPT_SHARE:.0%}), e.g. {skipped[0]['file']}: {skipped[0]['why']}."
-        )
-    grey = all(m in ("1", "L", "LA", "I", "I;16", "F") for m in modes)
-    if image_size is not None:
-        height, width = (int(v) for v in image_size)
-        rule = "as asked"
-    else:
-        (height, width), _ = sizes.most_common(1)[0]
-        scale = min(1.0, MAX_IMAGE_SIDE / max(height, width))
-        height, width = max(1, round(height * scale)), max(1, round(width * scale))
-        rule = "the most common size" + (f", scaled to {MAX_IMAGE_SIDE} px at most" if scale < 1 else "")
-    if min(height, width) < 1:
-        raise InvalidValueError(f"image size must be positive, got {height}x{width}.")
-    splits, split_rule = assign_splits(parts, seed)
-    info = DatasetInfo(
-        name=name,
-        task="image_classification",
-        input_name="pixels",
-        input_shape=(height, width, 1 if grey else 3),
-        class_names=class_names,
-        splits={},
-        source="files",
-        description=f"Images from {root}.",
-    )
-    report = base_report(root, "image", layout, split_rule, skipped)
-    report |= {
-        "image_sizes": {f"{h}x{w}": n for (h, w), n in sizes.most_common(10)},
-        "image_modes": dict(modes),
-        "input_rule": f"{rule}; {'grey' if grey else 'colour'}: "
-        + ("every image is grey" if grey else "some images have colour"),
-    }
-    return FileData(info, root, "image", splits, report, image_size_given=image_size is not None)
-
-
-def read_text_folder(root: Path, name: str, seed: int) -> FileData:
-    """`root/<class>/*.txt` (or split folders above them): one example per file."""
-    layout, found = class_folders(root, (".txt",))
-    class_names = train_classes(found, root)
-    replaced = 0
-    parts = {}
-    for split, classes in found.items():
-        texts, labels, ids = [], [], []
-        for class_name, files in classes.items():
-            label = check_known(class_name, class_names, split, root)
-            for file in files:
-                raw = file.read_bytes()
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = raw.decode("utf-8", errors="replace")
-                    replaced += 1
-                texts.append(text)
-                labels.append(label)
-                ids.append(str(file.relative_to(root)))
-        parts[split] = Split(np.array(texts, dtype=object), np.array(labels, dtype=np.int64), ids, texts)
-    splits, split_rule = assign_splits(parts, seed)
-    report = base_report(root, "text", layout, split_rule, [])
-    if replaced:
-        report["notes"].append(f"{replaced} files were not UTF-8; decoded with replacement characters")
-    return FileData(text_info(name, root, class_names), root, "text", splits, report)
-
-
-def text_info(name: str, root: Path, class_names: tuple[str, ...]) -> DatasetInfo:
-    return DatasetInfo(
-        name=name,
-        task="text_classification",
-        input_name="text",
-        input_shape=(),
-        class_names=class_names,
-        splits={},
-        source="files",
-        description=f"Text from {root}.",
-    )
-
-
-def read_frame(path: Path):
-    """One table file as a pandas DataFrame; ragged rows and unreadable files are refused."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".json"):
-            return pd.read_json(path, lines=suffix == ".jsonl", encoding_errors="replace")
-        tsv = suffix == ".tsv"
-        check_rectangular(path, "\t" if tsv else ",", csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL)
-        return pd.read_csv(
-            path,
-            sep="\t" if tsv else ",",
-            quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
-            encoding_errors="replace",
-            keep_default_na=True,
-        )
-    except ImportError as err:
-        from modelzoo.errors import MissingPackageError
-
-        raise MissingPackageError(f"Reading {path} needs {err.name}: pip install pyarrow") from None
-    except (ValueError, OSError) as err:
-        if isinstance(err, DataFormatError):
-            raise
-        raise DataFormatError(f"Cannot read {path} as a {suffix} table: {str(err).splitlines()[0]}") from None
-
-
-def check_rectangular(path: Path, delimiter: str, quoting: int) -> None:
-    """Every row has as many fields as the header (pandas would pad short rows silently)."""
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
-        header = next(reader, None)
-        if header is None:
-            raise DataFormatError(f"{path} is empty: expected a header row, then one row per example.")
-        for line, row in enumerate(reader, start=2):
-            if row and len(row) != len(header):
-                raise DataFormatError(
-                    f"{path}:{line}: {len(row)} fields where the header has {len(header)} "
-                    f"({', '.join(header)}); fix the row or quote fields that hold '{delimiter}'."
-                )
-
-
-def split_of_file(path: Path, has_test: bool) -> str | None:
-    stem = path.name.split(".")[0].lower()
-    if stem == "dev":
-        return "validation" if has_test else "test"
-    return SPLIT_NAMES.get(stem)
-
-
-def read_tables(
-    root: Path,
-    name: str,
-    kind: str | None,
-    target: str | None,
-    text_column: str | None,
-    task: str | None,
-    seed: int,
-) -> FileData:
-    """A table or text file, or a folder of `train`/`validation`/`test` files with one header."""
-    import pandas as pd
-
-    if root.is_dir():
-        files = table_files(root)
-        has_test = any(p.name.split(".")[0].lower() == "test" for p in files)
-        named = {p: split_of_file(p, has_test) for p in files}
-        unknown = [p.name for p, s in named.items() if s is None]
-        if unknown or "train" not in named.values():
-            raise DataFormatError(
-                f"{root}: a folder of tables holds train.*, and optionally validation|val.* and test.*|dev.* "
-                f"(found {', '.join(p.name for p in files)})."
-            )
-        frames = {split: read_frame(p) for p, split in named.items()}
-        layout = "split files"
-    else:
-        frames = {"all": read_frame(root)}
-        layout = "one file"
-    columns = list(frames.get("train", frames.get("all")).columns)
-    renamed = []
-    for split, frame in frames.items():
-        if list(frame.columns) == columns:
-            continue
-        if len(frame.columns) != len(columns):
-            raise DataFormatError(
-                f"{root}: the {split} file has columns {list(frame.columns)}, train {columns}."
-            )
-        renamed.append(f"the {split} file's columns {list(frame.columns)} were read as train's {columns}")
-        frame.columns = columns
-    frame = pd.concat(list(frames.values()), keys=list(frames), names=["split", "row"]).reset_index()
-    file_columns = [c for c in frame.columns if c not in ("split", "row")]
-    if not len(frame):
-        raise DataFormatError(f"{root} has a header but no rows: the train split has no examples.")
-    label_column = find_column(root, file_columns, target, LABEL_COLUMNS, "target", "label")
-    if kind is None:
-        prose = text_column is not None or looks_like_text(frame, file_columns, label_column)
-        kind = "text" if prose else "table"
-    notes: list[str] = renamed
-    missing_label = frame[label_column].isna()
-    if missing_label.any():
-        notes.append(f"{int(missing_label.sum())} rows without a {label_column!r} value were left out")
-        frame = frame[~missing_label].reset_index(drop=True)
-    task = task or infer_task(frame[label_column], kind)
-    if task == "regression" and kind == "text":
-        raise InvalidValueError("Text entries classify; a regression target needs a table (kind='table').")
-    files = {"all": root} if not root.is_dir() else {s: p for p, s in named.items()}
-    ids = [f"{files[s].name}:{r + 2}" for s, r in zip(frame["split"], frame["row"])]
-    if task == "classification":
-        class_names = labels_from(sorted(frame[label_column].astype(str).unique(), key=class_order), root)
-        labels = frame[label_column].astype(str).map({c: i for i, c in enumerate(class_names)}).to_numpy()
-        labels = labels.astype(np.int64)
-    else:
-        class_names = ()
-        labels = pd.to_numeric(frame[label_column], errors="coerce").to_numpy(np.float32)
-        if np.isnan(labels).any():
-            raise DataFormatError(
-                f"{root}: regression target {label_column!r} has values that are not numbers, e.g. "
-                f"{frame[label_column][np.isnan(labels)].iloc[0]!r}; pass task='classification' for labels."
-            )
-    for split in frames:
-        if split in ("validation", "test") and task == "classification":
-            train_classes = set(frame[label_column][frame["split"] == "train"].astype(str))
-            unseen = sorted(set(frame[label_column][frame["split"] == split].astype(str)) - train_classes)
-            if unseen:
-                raise DataFormatError(
-                    f"{root}: label {unseen[0]!r} is in the {split} file but never in train; "
-                    "a model cannot learn a class it never sees."
-                )
-    splits_of = frame["split"].to_numpy()
-    report_extra: dict[str, Any] = {"target": label_column}
-    if kind == "text":
-        text_at = find_column(root, [c for c in file_columns if c != label_column], text_column,
-                              TEXT_COLUMNS, "text_column", "text", strings_only=frame)  # fmt: skip
-        texts = frame[text_at].fillna("").astype(str).to_numpy(dtype=object)
-        replaced = int(sum("\ufffd" in t for t in texts))
-        if replaced:
-            notes.append(f"{replaced} texts were not UTF-8; decoded with replacement characters")
-        features: Any = texts
-        keys = list(texts)
-        report_extra["text_column"] = text_at
-        info = text_info(name, root, class_names)
-    else:
-        spec, dropped = infer_columns(frame, [c for c in file_columns if c != label_column])
-        keys = [
-            str(h) for h in pd.util.hash_pandas_object(frame[list(spec)].astype(str), index=False).to_numpy()
-        ]
-        renamed = input_names(list(spec))
-        changed = [f"{h!r} -> {n!r}" for h, n in renamed.items() if h != n]
-        if changed:
-            notes.append(f"{len(changed)} columns renamed to valid input names: {', '.join(changed)}")
-        features = {}
-        for column, (kind_of, _) in spec.items():
-            values = frame[column]
-            features[renamed[column]] = (
-                pd.to_numeric(values, errors="coerce").to_numpy(np.float32)
-                if kind_of == "numeric"
-                else values.fillna("").astype(str).to_numpy(dtype=object)
-            )
-        spec = {renamed[c]: v for c, v in spec.items()}
-        report_extra["columns"] = [{"name": c, "type": k, "why": why} for c, (k, why) in spec.items()]
-        report_extra["dropped_columns"] = dropped
-        info = DatasetInfo(
-            name=name,
-            task=f"tabular_{task}",
-            input_name="features",
-            input_shape=(len(spec),),
-            class_names=class_names,
-            splits={},
-            source="files",
-            description=f"Table {root}, target {label_column!r}.",
-        )
-    parts = {}
-    for split in frames:
-        index = np.flatnonzero(splits_of == split)
-        part_features = (
-            {k: v[index] for k, v in features.items()} if isinstance(features, dict) else features[index]
-        )
-        parts[split] = Split(part_features, labels[index], [ids[i] for i in index], [keys[i] for i in index])
-    splits, split_rule = assign_splits(parts, seed, stratify=task == "classification")
-    if kind == "table":
-        info = replace(info, columns=fill_missing(splits, spec, notes))
-    if task == "regression":
-        values = splits["train"].labels
-        report_extra["target_range"] = f"{values.min():.4g} to {values.max():.4g}, mean {values.mean():.4g}"
-    report = base_report(root, kind, layout, split_rule, []) | report_extra
-    report["notes"] += notes
-    return FileData(info, root, kind, splits, report)
-
-
-def class_order(label: str) -> tuple:
-    """Numbers in numeric order ("2" before "10"), then strings."""
-    try:
-        return (0, float(label), "")
-    except ValueError:
-        return (1, 0.0, label)
+    return ("split folders" if named else "class folders"), layout, others
 
 
 def labels_from(class_names: Sequence[str], root: Path) -> tuple[str, ...]:
@@ -681,133 +485,18 @@ def check_known(class_name: str, class_names: Sequence[str], split: str, root: P
     return class_names.index(class_name)
 
 
-def train_classes(found: dict[str, dict[str, list[Path]]], root: Path) -> tuple[str, ...]:
-    return labels_from(sorted(found.get("train", found.get("all", {}))), root)
-
-
-def find_column(
-    root: Path,
-    columns: list[str],
-    given: str | None,
-    usual: Sequence[str],
-    option: str,
-    what: str,
-    strings_only: Any = None,
-) -> str:
-    """The column named `given` (close matches listed when it is not there), else the one
-    usual name present, else the only candidate left."""
-    if given is not None:
-        if given not in columns:
-            raise unknown_name("column", given, columns, where=f"in {root} (--{option.replace('_', '-')})")
-        return given
-    present = [c for c in columns if c.strip().lower() in usual]
-    if len(present) == 1:
-        return present[0]
-    candidates = columns
-    if strings_only is not None:
-        candidates = [c for c in columns if strings_only[c].dtype == object]
-    if len(candidates) == 1 and strings_only is not None:
-        return candidates[0]
-    raise InvalidValueError(
-        f"{root}: which column is the {what}? Columns: {', '.join(columns)}; "
-        f"pass {option}=NAME (--{option.replace('_', '-')} NAME)."
-    )
-
-
-def looks_like_text(frame, columns: list[str], label_column: str) -> bool:
-    """A table whose features are one or two columns, one of them prose (several words a row)."""
-    features = [c for c in columns if c != label_column]
-    if len(features) > 2:
-        return False
-    for column in features:
-        if frame[column].dtype == object:
-            words = frame[column].dropna().astype(str).str.split().str.len().mean()
-            if words >= TEXT_MIN_WORDS:
-                return True
-    return False
-
-
-def infer_task(labels, kind: str) -> str:
-    """classification for strings, booleans and few distinct integers; regression otherwise."""
-    import pandas as pd
-
-    if kind == "text" or not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
-        return "classification"
-    values = labels.to_numpy(np.float64)
-    integral = bool(np.all(np.mod(values, 1) == 0))
-    return (
-        "classification" if integral and len(np.unique(values)) <= MAX_CLASSES_FROM_NUMBERS else "regression"
-    )
-
-
-def infer_columns(frame, columns: list[str]) -> tuple[dict[str, tuple[str, str]], list[dict[str, str]]]:
-    """Each feature column's kind and why; id-like and constant columns are left out."""
-    import pandas as pd
-
-    spec: dict[str, tuple[str, str]] = {}
-    dropped = []
-    rows = len(frame)
-    for column in columns:
-        values = frame[column]
-        unique = values.nunique(dropna=True)
-        numeric = pd.api.types.is_numeric_dtype(values)
-        if unique <= 1:
-            dropped.append({"name": column, "why": "one value in every row"})
-        elif rows >= 20 and unique == rows and not numeric:
-            dropped.append({"name": column, "why": "a different string in every row (an id)"})
-        elif (
-            rows >= 20
-            and unique == rows
-            and pd.api.types.is_integer_dtype(values)
-            and (values.max() - values.min() == rows - 1)
-        ):
-            dropped.append({"name": column, "why": "consecutive integers, one per row (a row id)"})
-        elif numeric or pd.api.types.is_bool_dtype(values):
-            spec[column] = ("numeric", f"{values.dtype} values, normalised with the train mean and variance")
-        else:
-            spec[column] = ("string", f"{unique} distinct values, looked up in the train vocabulary")
-    if not spec:
-        raise DataFormatError(
-            "No column is left to learn from: " + "; ".join(f"{d['name']}: {d['why']}" for d in dropped) + "."
-        )
-    return spec, dropped
-
-
-def input_names(headers: list[str]) -> dict[str, str]:
-    """Header -> a model input name TF accepts (`[A-Za-z0-9.][A-Za-z0-9_.-/>]*`, unique): spaces
-    and other characters become `_` ("mean radius" -> "mean_radius")."""
-    names: dict[str, str] = {}
-    for header in headers:
-        name = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(header).strip())
-        name = name if re.match(r"[A-Za-z0-9.]", name) else f"c{name}"
-        while name in names.values():
-            name += "_"
-        names[header] = name
-    return names
-
-
-def fill_missing(
-    splits: dict[str, Split], spec: dict[str, tuple[str, str]], notes: list[str]
-) -> tuple[Column, ...]:
-    """Replace missing numbers by the train median (strings are already ""); the fills become
-    the columns' defaults in the served graph too."""
-    columns = []
-    for name, (kind, _) in spec.items():
-        if kind == "string":
-            columns.append(Column(name, "string", ""))
-            continue
-        train = splits["train"].features[name]
-        median = float(np.nanmedian(train)) if not np.all(np.isnan(train)) else 0.0
-        missing = 0
-        for part in splits.values():
-            values = part.features[name]
-            holes = np.isnan(values)
-            missing += int(holes.sum())
-            values[holes] = median
-        if missing:
-            notes.append(f"column {name!r}: {missing} missing values set to the train median {median:.4g}")
-        columns.append(Column(name, "numeric", median))
-    return tuple(columns)
+def look_alike_labels(class_names: Sequence[str]) -> list[str]:
+    """Groups of class names that differ only in case or surrounding spaces (` yes`, `Yes`):
+    two classes that are likely one; reported, never merged quietly."""
+    groups: dict[str, list[str]] = {}
+    for name in class_names:
+        groups.setdefault(name.strip().casefold(), []).append(name)
+    return [
+        f"labels {', '.join(map(repr, names))} differ only in case or surrounding spaces; they are "
+        f"{len(names)} classes: make them one in the files if they mean the same"
+        for names in groups.values()
+        if len(names) > 1
+    ]
 
 
 def assign_splits(parts: dict[str, Split], seed: int, stratify: bool = True) -> tuple[dict[str, Split], str]:
@@ -823,10 +512,8 @@ def assign_splits(parts: dict[str, Split], seed: int, stratify: bool = True) -> 
     ordered = {"train": train.take(shuffled), "validation": splits["validation"], "test": splits["test"]}
     carved = [s for s in ("validation", "test") if s not in given]
     if "all" in parts:
-        rule = (
-            f"carved: seeded, stratified {TEST_FRACTION:.0%} test, "
-            f"{VALIDATION_FRACTION:.0%} of the rest validation"
-        )
+        test, validation = f"{TEST_FRACTION:.0%}", f"{VALIDATION_FRACTION:.0%}"
+        rule = f"carved: seeded, stratified {test} test, {validation} of the rest validation"
     elif carved:
         rule = f"given: {', '.join(given)}; carved from train: {', '.join(carved)}"
     else:
@@ -845,10 +532,7 @@ def carve(part: Split, fraction: float, seed: int, stratify: bool) -> tuple[Spli
     counts = np.bincount(part.labels) if stratify and part.labels.dtype == np.int64 else None
     can_stratify = counts is not None and counts[counts > 0].min() >= 2 and held >= np.count_nonzero(counts)
     keep, out = train_test_split(
-        np.arange(size),
-        test_size=held,
-        random_state=seed,
-        stratify=part.labels if can_stratify else None,
+        np.arange(size), test_size=held, random_state=seed, stratify=part.labels if can_stratify else None
     )
     return part.take(np.sort(keep)), part.take(np.sort(out))
 
@@ -857,16 +541,16 @@ def find_duplicates(data: FileData, drop: bool) -> None:
     """Count (and with `drop`, remove) validation/test examples that also appear in train
     (test ones in validation too): they would make the held-out figures look better than
     the model is."""
-    seen_train = set(data.splits["train"].keys)
-    seen_validation = set(data.splits["validation"].keys)
+    train_keys = data.splits["train"].keys
     found = {}
-    for split, earlier in (("validation", (seen_train,)), ("test", (seen_train, seen_validation))):
+    for split, earlier in (("validation", ("train",)), ("test", ("train", "validation"))):
         part = data.splits[split]
-        repeated = np.array([any(k in s for s in earlier) for k in part.keys], dtype=bool)
+        seen = np.concatenate([data.splits[s].keys for s in earlier])
+        repeated = np.isin(part.keys, seen)
         found[f"{split}_in_earlier_splits"] = int(repeated.sum())
         if drop and repeated.any():
             data.splits[split] = part.take(np.flatnonzero(~repeated))
-    found["train_repeats"] = len(data.splits["train"].keys) - len(seen_train)
+    found["train_repeats"] = len(train_keys) - len(np.unique(train_keys))
     data.report["duplicates"] = {**found, "dropped": drop}
 
 
@@ -881,40 +565,45 @@ def base_report(root: Path, kind: str, layout: str, split_rule: str, skipped: li
     }
 
 
-def decode_image(encoded: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
-    """Encoded PNG/JPEG/BMP/GIF -> uint8 pixels of `shape`, resized only when the size differs."""
-    height, width, channels = shape
-    image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
-    same = tf.logical_and(tf.shape(image)[0] == height, tf.shape(image)[1] == width)
-    image = tf.cond(
-        same,
-        lambda: image,
-        lambda: tf.cast(
-            tf.clip_by_value(tf.round(tf.image.resize(image, (height, width))), 0, 255), tf.uint8
-        ),
+def text_info(name: str, root: Path, class_names: tuple[str, ...]) -> DatasetInfo:
+    return DatasetInfo(
+        name=name,
+        task="text_classification",
+        input_name="text",
+        input_shape=(),
+        class_names=class_names,
+        splits={},
+        source="files",
+        description=f"Text from {root}.",
     )
-    return tf.ensure_shape(image, tuple(shape))
 
 
-def image_batches(
-    part: Split, shape: Sequence[int], batch_size: int, shuffle: bool = False, seed: int = 0
-) -> tf.data.Dataset:
-    """uint8 pixel batches read from disk: paths shuffled (seeded, every epoch) and batched, then
-    each batch read and decoded in parallel (one tf.data element per batch, not per image: 2.5x
-    the images/s of per-image elements for MNIST-sized files)."""
-    files = tf.data.Dataset.from_tensor_slices((part.features, part.labels))
-    if shuffle:
-        files = files.shuffle(len(part), seed=seed, reshuffle_each_iteration=True)
-    spec = tf.TensorSpec(tuple(shape), tf.uint8)
+def fingerprints(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint of each value (text, bytes or number), as int64."""
+    import pandas as pd
 
-    def decode_batch(paths: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        pixels = tf.map_fn(
-            lambda path: decode_image(tf.io.read_file(path), shape), paths, fn_output_signature=spec
+    array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if len(array) == 0:
+        return np.zeros(0, np.int64)
+    return pd.util.hash_array(array, categorize=False).view(np.int64)
+
+
+MAX_UNDECODABLE_SHARE = 0.02
+"""Texts whose bytes are not in the file's encoding are decoded with replacement characters and
+counted, up to this share of them; above it the encoding is wrong, and the data is refused."""
+
+
+def check_undecodable(root: Path, count: int, total: int, what: str, encoding: str | None) -> str | None:
+    """The note for `count` of `total` texts decoded with replacement, or the refusal above the share."""
+    if not count:
+        return None
+    name = encoding or "UTF-8"
+    if count > MAX_UNDECODABLE_SHARE * total:
+        raise DataFormatError(
+            f"{root}: {count} of {total} {what} are not {name} (more than {MAX_UNDECODABLE_SHARE:.0%}); "
+            "pass the files' encoding with --encoding (latin-1, cp1252, ...)."
         )
-        return pixels, labels
-
     return (
-        files.batch(batch_size)
-        .map(decode_batch, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+        f"{count} {what} were not {name}; decoded with replacement characters (pass --encoding if they "
+        "are another encoding)"
     )

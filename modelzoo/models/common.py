@@ -129,7 +129,9 @@ def encode_columns(inputs: dict[str, keras.KerasTensor], info: DatasetInfo, adap
             layer = keras.layers.StringLookup(output_mode="one_hot", num_oov_indices=1, name=f"lookup_{safe}")
             shaped = lambda f: f  # noqa: E731
         else:
-            x = keras.layers.Reshape((1,), name=f"column_{safe}")(x)
+            x = FillMissing(column.fill, name=f"fill_{safe}")(
+                keras.layers.Reshape((1,), name=f"column_{safe}")(x)
+            )
             layer = keras.layers.Normalization(name=f"normalize_{safe}")
             shaped = lambda f: f[:, None]  # noqa: E731
         if adapt_data is not None:
@@ -138,6 +140,23 @@ def encode_columns(inputs: dict[str, keras.KerasTensor], info: DatasetInfo, adap
             )
         encoded.append(layer(x))
     return encoded[0] if len(encoded) == 1 else keras.layers.Concatenate(name="columns")(encoded)
+
+
+@keras.saving.register_keras_serializable(package="modelzoo")
+class FillMissing(keras.layers.Layer):
+    """A number that is not finite (NaN, inf) becomes the column's fill, the train median: what
+    the files' missing and infinite cells became in training, so a served request holding one is
+    read the same way (one `inf` made the Normalization layer's mean inf, every output the same)."""
+
+    def __init__(self, fill: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fill = float(fill)
+
+    def call(self, x):
+        return keras.ops.where(keras.ops.isfinite(x), x, keras.ops.cast(self.fill, x.dtype))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "fill": self.fill}
 
 
 def head(x: keras.KerasTensor, info: DatasetInfo) -> keras.KerasTensor:
