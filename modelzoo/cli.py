@@ -146,14 +146,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     train = split_of(record, "train", batch_size, args.data_dir, seed=record.recipe.seed, model=model)
     val = split_of(record, "validation", batch_size, args.data_dir, model=model)
     if data is None:  # --data runs printed their report; say where a built-in dataset came from
-        splits = ", ".join(f"{s} {n}" for s, n in record.info.splits.items())
-        print(f"Data: {record.info.name} ({splits}) from {data_source(record.info, args.data_dir)}")
+        print(f"Data: {record.info.name} from {data_source(record.info, args.data_dir)}")
     if args.resume is not None and not runs.is_unfinished(Path(args.resume)):
         raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
     run_dir = Path(args.resume or args.run_dir or "")
     if not (args.resume or args.run_dir):
         unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record))
         run_dir = unfinished or runs.new_run_dir(Path(args.runs_dir), record.name)
+    runs.RESUMABLE.append(lambda: runs.is_unfinished(run_dir))
     with runs.lock(distribute.worker_dir(run_dir, strategy)):
         state = "resuming an unfinished run" if runs.is_unfinished(run_dir) else "new"
         print(
@@ -356,8 +356,18 @@ def add_data_arguments(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     return own
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in two lines (the usage on one, then the error) instead of the
+    whole usage block, so the error is the line a person sees."""
+
+    def error(self, message: str) -> None:
+        usage = " ".join(self.format_usage().split())
+        usage = usage if len(usage) <= 100 else f"{usage[:96].rsplit(' ', 1)[0]} ..."
+        self.exit(2, f"{usage} (--help for all)\n{self.prog}: error: {message}\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="modelzoo", description=__doc__.split("\n")[0])
+    parser = Parser(prog="modelzoo", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--import",
         dest="imports",
@@ -501,7 +511,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         unit = {"train": "epoch", "tune": "trial"}.get(args.command)
-        again = f"; run the same command again to resume after the last finished {unit}" if unit else ""
+        from modelzoo.runs import RESUMABLE
+
+        if unit and RESUMABLE and RESUMABLE[-1]():
+            again = f"; run the same command again to resume after the last finished {unit}"
+        else:
+            again = f" before the first {unit} finished; nothing was kept to resume" if unit else ""
         print(f"modelzoo {args.command}: interrupted{again}.", file=sys.stderr)
         return 130
 

@@ -318,9 +318,9 @@ def confusion_figure(report: Report):
     display = ConfusionMatrixDisplay(
         np.asarray(report.confusion_matrix), display_labels=list(report.class_names)
     )
-    display.plot(
-        ax=ax, colorbar=False, include_values=n <= 30, xticks_rotation="vertical" if n > 10 else "horizontal"
-    )
+    longest = max((len(name) for name in report.class_names), default=0)
+    rotation = "vertical" if n > 10 else 45 if longest > 3 else "horizontal"  # "Ankle boot" beside "Bag"
+    display.plot(ax=ax, colorbar=False, include_values=n <= 30, xticks_rotation=rotation)
     ax.set_title(f"{report.name} on {report.split} ({report.examples} examples)")
     return fig
 

@@ -392,11 +392,13 @@ def register(
 
     def decorator(builder: Builder) -> Builder:
         if name in _REGISTRY:
-            raise ValueError(
+            raise InvalidValueError(
                 f"Entry {name!r} is already registered (by {_REGISTRY[name].builder.__module__})."
             )
         if dataset is None and not takes:
-            raise ValueError(f"Architecture {name!r} needs takes=(...): the kinds of data it builds for.")
+            raise InvalidValueError(
+                f"Architecture {name!r} needs takes=(...): the kinds of data it builds for."
+            )
         if takes:  # the builder's entries (registered before or after) take what its architectures take
             _TAKES[builder] = tuple(sorted({*_TAKES.get(builder, ()), *takes}))
             for other in [e for e in _REGISTRY.values() if e.builder is builder and not e.is_architecture]:

@@ -43,6 +43,11 @@ STAGED = re.compile(r"^\.(?P<name>.+)\.epoch-(?P<epoch>\d+)\.staged$")
 """A file written for an epoch that is not committed yet: `.best.keras.epoch-4.staged`."""
 
 
+RESUMABLE: list[Callable[[], bool]] = []
+"""For each folder this process has started writing, whether it holds anything to resume from
+yet: after Ctrl-C, the CLI suggests resuming only then."""
+
+
 class RunFolderBusy(ModelZooError):
     """Another live process is writing the run folder."""
 

@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from modelzoo.errors import InvalidValueError, ModelZooError
+
 Inputs = Mapping[str, Any]
+
+
+class ServingError(ModelZooError):
+    """The model server answered a request with an error."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -39,7 +45,7 @@ def rest_payload(inputs: Inputs, *, signature: str = "serving_default", columnar
         return {"signature_name": signature, "inputs": named}
     sizes = {len(v) for v in named.values()}
     if len(sizes) != 1:
-        raise ValueError(f"Inputs must have the same number of examples; got sizes {sorted(sizes)}.")
+        raise InvalidValueError(f"Inputs must have the same number of examples; got sizes {sorted(sizes)}.")
     rows = [{k: v[i] for k, v in named.items()} for i in range(sizes.pop())]
     return {"signature_name": signature, "instances": rows}
 
@@ -47,7 +53,7 @@ def rest_payload(inputs: Inputs, *, signature: str = "serving_default", columnar
 def parse_response(body: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """A REST predict response (`predictions` or `outputs`) as one array per named output."""
     if "error" in body:
-        raise RuntimeError(f"TF Serving answered with an error: {body['error']}")
+        raise ServingError(f"TF Serving answered with an error: {body['error']}")
     if "outputs" in body:
         outputs = body["outputs"]
         return (
@@ -90,7 +96,10 @@ def grpc_predict(
     version: int | None = None,
     timeout: float = 30.0,
 ) -> dict[str, np.ndarray]:
-    """The same call over gRPC (`host:8500`) with tensorflow-serving-api's `PredictRequest`."""
+    """The same call over gRPC (`host:8500`) with tensorflow-serving-api's `PredictRequest`.
+    gRPC, unlike REST, does not convert: a tensor must have the signature's dtype, so each input
+    is cast to it first (the server's metadata says which), and `{"age": [41]}` reaches a float32
+    column as 41.0 instead of being refused as int64."""
     import grpc
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
@@ -100,9 +109,29 @@ def grpc_predict(
     request.model_spec.signature_name = signature
     if version is not None:
         request.model_spec.version.value = version
-    for name, value in inputs.items():
-        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
     with grpc.insecure_channel(target) as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        dtypes = signature_dtypes(stub, request.model_spec, timeout)
+        for name, value in inputs.items():
+            wanted = dtypes.get(name)
+            array = np.asarray(value)
+            if wanted is not None and wanted.is_floating and array.dtype.kind in "biuf":
+                array = array.astype(wanted.as_numpy_dtype)
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(array))
         response = stub.Predict(request, timeout=timeout)
     return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+
+def signature_dtypes(stub: Any, spec: Any, timeout: float) -> dict[str, Any]:
+    """Input name -> `tf.DType` of the signature `spec` names, from the server's model metadata."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    request.model_spec.CopyFrom(spec)
+    request.model_spec.ClearField("signature_name")
+    response = stub.GetModelMetadata(request, timeout=timeout)
+    defs = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(defs)
+    inputs = defs.signature_def[spec.signature_name].inputs
+    return {name: tf.dtypes.as_dtype(tensor.dtype) for name, tensor in inputs.items()}

@@ -103,10 +103,12 @@ def fit(
     write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
     writers = [RunLog(write_dir)] if write_dir is not None else []
     callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None, writers=writers)
+    config = run_config(model, record)
+    if write_dir is not None:  # refused before the lock is taken, which would touch the folder
+        check_run_dir(write_dir, config)
     with runs.lock(write_dir) if write_dir is not None else contextlib.nullcontext():
         if write_dir is not None:
-            config = run_config(model, record)
-            check_run_dir(write_dir, config)
+            check_run_dir(write_dir, config)  # again: another writer may have held the lock since
             source = data_source(record.info, data_dir) if record else "given by the caller"
             write_config(write_dir, config, source, data_dir)
             if record is not None and record.data is not None:

@@ -171,6 +171,7 @@ def tune(
     if folder is None:
         folder = runs.new_run_dir(Path(runs_dir), model_name(name, info), prefix="tune-")
         atomic.write_text(folder / TUNE_FILE, json.dumps(config, indent=2) + "\n")
+    runs.RESUMABLE.append(lambda: bool(finished_trials(folder)))
     with runs.lock(folder, "tune folder"), atomic_tuner_files():
         finished = len(finished_trials(folder))
         print(

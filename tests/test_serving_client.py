@@ -80,18 +80,33 @@ def test_rest_payload_refuses_ragged_inputs():
 
 def test_grpc_predict_uses_predict_request(exported):
     import grpc
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
     model, path, x = exported
     signatures = tf.saved_model.load(str(path)).signatures
 
     class Service(prediction_service_pb2_grpc.PredictionServiceServicer):
+        """As TF Serving does: the metadata from the SavedModel, and no dtype conversion."""
+
         def Predict(self, request, context):
             fn = signatures[request.model_spec.signature_name]
             inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+            for name, spec in fn.structured_input_signature[1].items():
+                if inputs[name].dtype != spec.dtype:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: expects {spec.dtype.name}")
             response = predict_pb2.PredictResponse()
             for name, value in fn(**inputs).items():
                 response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
+            return response
+
+        def GetModelMetadata(self, request, context):
+            proto = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
+            defs = get_model_metadata_pb2.SignatureDefMap()
+            for key, value in proto.meta_graphs[0].signature_def.items():
+                defs.signature_def[key].CopyFrom(value)
+            response = get_model_metadata_pb2.GetModelMetadataResponse()
+            response.metadata["signature_def"].Pack(defs)
             return response
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
@@ -99,7 +114,8 @@ def test_grpc_predict_uses_predict_request(exported):
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        outputs = serving.grpc_predict(f"127.0.0.1:{port}", "mlp_digits", {"pixels": x.astype(np.float32)})
+        # integer pixels, as a client has them: cast to the signature's float32 (TF Serving would refuse)
+        outputs = serving.grpc_predict(f"127.0.0.1:{port}", "mlp_digits", {"pixels": x.astype(np.int64)})
     finally:
         server.stop(grace=None)
     np.testing.assert_allclose(outputs["logits"], model.predict(x, verbose=0), atol=1e-5)

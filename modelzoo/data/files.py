@@ -256,6 +256,10 @@ def load_files(
     """
     from modelzoo.data import images, tables, texts
 
+    if "://" in str(path):  # a Path would print https://host/x as https:/host/x
+        raise DataNotFoundError(
+            f"--data {path} is a URL; download it first and pass the local file or folder."
+        )
     root = Path(path).expanduser()
     if not root.exists():
         raise DataNotFoundError(
@@ -315,13 +319,13 @@ def check_class_counts(data: FileData) -> None:
     if few:
         total = {name: sum(int(c[classes.index(name)]) for c in counts.values()) for name in few}
         shown = ", ".join(
-            f"{name!r} ({counts['train'][classes.index(name)]} of {total[name]})" for name in few[:5]
+            f"{name!r} ({counts['train'][classes.index(name)]} of {total[name]} in train)" for name in few[:5]
         )
         more = f" and {len(few) - 5} more" if len(few) > 5 else ""
         raise DataFormatError(
             f"{data.path}: {len(few)} class{'es' * (len(few) > 1)} with fewer than {MIN_TRAIN_EXAMPLES} "
-            f"training examples: {shown}{more} (training examples of all examples). Add examples of each "
-            "class, or remove or merge the rare ones: a model cannot learn a class from one."
+            f"training examples: {shown}{more}. Add examples of each class, or remove or merge the rare "
+            "ones: a model cannot learn a class from one."
         )
     for split in ("validation", "test"):
         absent = [classes[i] for i in np.flatnonzero(counts[split] == 0)]
@@ -552,6 +556,15 @@ def find_duplicates(data: FileData, drop: bool) -> None:
             data.splits[split] = part.take(np.flatnonzero(~repeated))
     found["train_repeats"] = len(train_keys) - len(np.unique(train_keys))
     data.report["duplicates"] = {**found, "dropped": drop}
+
+
+def check_texts(root: Path, texts: np.ndarray, notes: list[str]) -> None:
+    """Refuse data whose every text is empty (a model of it learns nothing); note the empty ones."""
+    empty = int(sum(not text.strip() for text in texts.tolist()))
+    if empty == len(texts):
+        raise DataFormatError(f"{root}: every text is empty; give a text column or files with words in them.")
+    if empty:
+        notes.append(f"{empty} of {len(texts)} texts are empty")
 
 
 def base_report(root: Path, kind: str, layout: str, split_rule: str, skipped: list) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from modelzoo.data.files import (
     Split,
     assign_splits,
     base_report,
+    check_texts,
     check_undecodable,
     fingerprints,
     labels_from,
@@ -137,6 +138,7 @@ def read(root: Path, options: ReadOptions) -> FileData:
         texts, replaced = table.texts(text_at)
         note = check_undecodable(root, replaced, len(texts), "texts", options.encoding)
         notes += [note] if note else []
+        check_texts(root, texts, notes)
         features: Any = texts
         keys = fingerprints(texts)
         report_extra["text_column"] = text_at

@@ -18,6 +18,7 @@ from modelzoo.data.files import (
     assign_splits,
     base_report,
     check_known,
+    check_texts,
     check_undecodable,
     class_folders,
     fingerprints,
@@ -53,8 +54,10 @@ def read(root: Path, options: ReadOptions) -> FileData:
         values = np.array(texts, dtype=object)
         parts[split] = Split(values, np.array(labels, dtype=np.int64), ids, fingerprints(values))
     note = check_undecodable(root, replaced, total, "files", options.encoding)
+    notes = [note] if note else []
+    check_texts(root, np.concatenate([p.features for p in parts.values()]), notes)
     splits, split_rule = assign_splits(parts, options.seed)
     skipped = [{"file": str(f.relative_to(root)), "why": "not a .txt file"} for f in others]
     report = base_report(root, "text", layout, split_rule, skipped)
-    report["notes"] += [note] if note else []
+    report["notes"] += notes
     return FileData(text_info(options.name, root, class_names), root, "text", splits, report)

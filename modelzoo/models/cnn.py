@@ -39,6 +39,13 @@ def cnn(
     dropout: float = 0.5,
 ) -> keras.Model:
     """`blocks` x [Conv3x3(filters, doubling) -> MaxPool] -> Flatten -> Dropout -> head."""
+    height, width = info.input_shape[:2]
+    if min(height, width) < 2**blocks:
+        raise ValueError(
+            f"its {blocks} blocks halve the image {blocks} times, so it needs images of at least "
+            f"{2**blocks}x{2**blocks} pixels, not {height}x{width}: pass a larger --image-size, or "
+            f"--set blocks={max(1, min(height, width).bit_length() - 1)}"
+        )
     inputs = model_input(info)
     x = preprocess(inputs, info, adapt_data=None)
     for i in range(blocks):
