@@ -134,7 +134,9 @@ def main() -> None:
     parser.add_argument("--file", help="a CSV to read (default: a generated one)")
     parser.add_argument("--target", default="churned", help="its label column")
     parser.add_argument("--rows", type=int, default=2_000_000, help="rows of the generated CSV")
-    parser.add_argument("--skip", action="append", default=[], choices=tuple(READERS), help="leave a reader out")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=tuple(READERS), help="leave a reader out"
+    )
     parser.add_argument("--run", choices=tuple(READERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -144,7 +146,8 @@ def main() -> None:
         path = Path(args.file) if args.file else write_table(Path(tmp) / "customers.csv", args.rows)
         size_mb = path.stat().st_size / 2**20
         results = {r: measure(r, path, args.target) for r in READERS if r not in args.skip}
-    print(f"{path.name}: {size_mb:,.0f} MB; {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    print(f"{path.name}: {size_mb:,.0f} MB; {machine}")
     print(f"{'reader':<46} {'rows':>10} {'seconds':>8} {'peak MB':>8} {'x file':>7}")
     for reader, r in results.items():
         print(
@@ -152,7 +155,8 @@ def main() -> None:
             f"{r['peak_mb'] / size_mb:>7.2f}"
         )
     if "pandas" in results and "zoo" in results:
-        print(f"modelzoo / pandas.read_csv: {results['zoo']['seconds'] / results['pandas']['seconds']:.2f}x the time")
+        ratio = results["zoo"]["seconds"] / results["pandas"]["seconds"]
+        print(f"modelzoo / pandas.read_csv: {ratio:.2f}x the time")
 
 
 if __name__ == "__main__":

@@ -115,7 +115,8 @@ def test_a_class_with_fewer_than_two_training_examples_is_refused(tmp_path):
         (tmp_path / "one" / name).mkdir(parents=True)
         Image.fromarray(np.full((8, 8), ord(name), np.uint8)).save(tmp_path / "one" / name / "x.png")
     with pytest.raises(
-        DataFormatError, match=r"3 classes with fewer than 2 training examples: 'a' \(1 of 1 in train\), 'b' \(0 of 1"
+        DataFormatError,
+        match=r"3 classes with fewer than 2 training examples: 'a' \(1 of 1 in train\), 'b' \(0 of 1",
     ):
         modelzoo.load_files(tmp_path / "one")
     rng = np.random.default_rng(0)
