@@ -153,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if not (args.resume or args.run_dir):
         unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record))
         run_dir = unfinished or runs.new_run_dir(Path(args.runs_dir), record.name)
-    runs.RESUMABLE.append(lambda: runs.is_unfinished(run_dir))
+    runs.RESUMABLE.append(lambda: runs.committed_epochs(run_dir) > 0)
     with runs.lock(distribute.worker_dir(run_dir, strategy)):
         state = "resuming an unfinished run" if runs.is_unfinished(run_dir) else "new"
         print(

@@ -83,6 +83,12 @@ def read_json(path: Path, folder: Path | None = None) -> Any:
         ) from None
 
 
+def committed_epochs(run_dir: Path) -> int:
+    """Epochs a run has finished and committed (`AtomicBackup`): 0 for a new or finished run."""
+    state = run_dir / BACKUP_DIR / BACKUP_STATE
+    return int(read_json(state)["epoch"]) if state.is_file() else 0
+
+
 def is_unfinished(run_dir: Path) -> bool:
     """A run cut short: its backup state is still there (it is removed at the end)."""
     return (run_dir / BACKUP_DIR).is_dir()
@@ -170,10 +176,7 @@ class AtomicBackup(keras.callbacks.BackupAndRestore):
         self.state_path = run_dir / BACKUP_DIR / BACKUP_STATE
 
     def committed_epoch(self) -> int:
-        """Epochs finished and committed: 0 for a new run."""
-        if not self.state_path.is_file():
-            return 0
-        return int(read_json(self.state_path)["epoch"])
+        return committed_epochs(self.run_dir)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         epoch = self.committed_epoch()

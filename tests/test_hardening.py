@@ -230,7 +230,7 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path):
         cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    while not list((tmp_path / "runs").glob("*/*/history.json")):
+    while not list((tmp_path / "runs").glob("*/*/backup/state.json")):  # the first epoch committed
         assert time.monotonic() < deadline and child.poll() is None
         time.sleep(0.1)
     child.send_signal(signal.SIGINT)
@@ -240,6 +240,28 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path):
         "modelzoo train: interrupted; run the same command again to resume after the last finished epoch."
     )
     assert "Traceback" not in stderr
+
+
+def test_ctrl_c_before_the_first_epoch_is_not_offered_a_resume(tmp_path):
+    as_from_a_terminal = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from modelzoo.cli import main; sys.exit(main())"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", as_from_a_terminal, "train", "mlp_digits", "--set", "batch_size=1"],
+        cwd=tmp_path, env={**ENV, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        while not (line := child.stdout.readline()).startswith("Run folder:"):
+            assert line, child.stderr.read()[-2000:]
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130 and stderr.strip().splitlines()[-1] == (
+        "modelzoo train: interrupted before the first epoch finished; nothing was kept to resume."
+    ), stderr[-2000:]
 
 
 def test_tensorflow_start_up_chatter_is_hidden_and_real_errors_are_not(tmp_path, capfd):

@@ -124,7 +124,7 @@ class InterruptHistory(keras.callbacks.Callback):
 
 def committed_state(run_dir: Path) -> tuple[list[int], int]:
     history = json.loads((run_dir / runs.HISTORY_FILE).read_text())["epoch"]
-    return history, runs.AtomicBackup(run_dir).committed_epoch()
+    return history, runs.committed_epochs(run_dir)
 
 
 def test_an_interrupted_epoch_is_lost_whole_and_trained_again(tmp_path, monkeypatch):
