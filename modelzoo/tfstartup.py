@@ -27,10 +27,18 @@ instructions): absl prints them before its logging is set up, so TF_CPP_MIN_LOG_
 hides them."""
 
 
+DECODER_CHATTER = re.compile(
+    r"^(Improper call to JPEG library in state \d+|Corrupt JPEG data: .*|Premature end of JPEG file"
+    r"|Invalid SOS parameters for sequential JPEG|Warning: unknown JFIF revision number .*)$"
+)
+"""What libjpeg prints to stderr for a damaged JPEG, beside the error TensorFlow raises (the reader
+lists the file as skipped, with TensorFlow's reason)."""
+
+
 @contextlib.contextmanager
-def startup_chatter_hidden() -> Iterator[None]:
-    """Run the block with stderr (fd 2, where absl writes) captured, then pass on every captured
-    line that is not start-up chatter, so a real error still shows."""
+def startup_chatter_hidden(chatter: re.Pattern = STARTUP_CHATTER) -> Iterator[None]:
+    """Run the block with stderr (fd 2, where absl and C libraries write) captured, then pass on
+    every captured line that is not `chatter`, so a real error still shows."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
@@ -46,7 +54,7 @@ def startup_chatter_hidden() -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             for line in capture.read().decode(errors="replace").splitlines():
-                if line.strip() and not STARTUP_CHATTER.match(line):
+                if line.strip() and not chatter.match(line):
                     print(line, file=sys.stderr)
 
 

@@ -29,6 +29,7 @@ from modelzoo.data.files import (
     labels_from,
 )
 from modelzoo.errors import DataFormatError, InvalidValueError
+from modelzoo.tfstartup import DECODER_CHATTER, startup_chatter_hidden
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 """What `tf.io.decode_image` decodes, in training and in the served graph alike."""
@@ -56,7 +57,8 @@ def read(root: Path, options: ReadOptions) -> FileData:
             paths += [str(f) for f in files]
             labels += [label] * len(files)
             splits_of += [split] * len(files)
-    shapes, keys, errors = decode_all(np.array(paths, dtype=object))
+    with startup_chatter_hidden(DECODER_CHATTER):
+        shapes, keys, errors = decode_all(np.array(paths, dtype=object))
     relative = [str(Path(p).relative_to(root)) for p in paths]
     skipped = [{"file": relative[i], "why": f"unreadable: {why}"} for i, why in sorted(errors.items())]
     unsupported = [f for f in others if f.suffix.lower() in UNSUPPORTED]

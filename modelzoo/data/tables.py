@@ -197,10 +197,18 @@ def read_file(path: Path, encoding: str | None) -> Read:
         raise DataFormatError(f"{path} is empty: expected a header row, then one row per example.")
     try:
         if suffix == ".parquet":
-            return Read(pq.read_table(path))
-        if suffix in (".jsonl", ".json"):
-            return read_json(path, encoding, lines=suffix == ".jsonl")
-        return Read(read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding))
+            read = Read(pq.read_table(path))
+        elif suffix in (".jsonl", ".json"):
+            read = read_json(path, encoding, lines=suffix == ".jsonl")
+        else:
+            read = Read(read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding))
+        read.table.column_names  # noqa: B018 (pyarrow decodes the header's names here)
+        return read
+    except UnicodeDecodeError:
+        raise DataFormatError(
+            f"{path}:1: the header holds bytes that are not {encoding or 'UTF-8'}; pass the file's "
+            "encoding with --encoding (latin-1, cp1252, ...), or save it as UTF-8."
+        ) from None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, OSError) as err:
         if isinstance(err, DataFormatError):
             raise
@@ -256,7 +264,9 @@ def line_of(path: Path, text: str) -> int | None:
 
 def read_json(path: Path, encoding: str | None, lines: bool) -> Read:
     """JSON lines (one object a line) or a JSON array of objects. Bytes that do not decode become
-    replacement characters; their lines are kept, for the caller to refuse or count."""
+    replacement characters; their lines are kept, for the caller to refuse or count. pyarrow reads
+    JSON lines whose columns keep one type; others (a number in one row, a string in the next;
+    `NaN`, which Python writes) are read by Python's json module, a mixed column as strings."""
     import pyarrow.json as pj
 
     raw = path.read_bytes()
@@ -269,13 +279,45 @@ def read_json(path: Path, encoding: str | None, lines: bool) -> Read:
             i for i, line in enumerate(raw.splitlines(), start=1) if not decodes(line, encoding or "utf-8")
         )
     if lines:
-        return Read(pj.read_json(io.BytesIO(text.encode())), undecodable)
-    records = json.loads(text)
+        try:
+            return Read(pj.read_json(io.BytesIO(text.encode())), undecodable)
+        except pa.ArrowInvalid:
+            records = []
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError as err:
+                        raise DataFormatError(f"{path}:{number}: not a JSON object ({err}).") from None
+    else:
+        try:
+            records = json.loads(text)
+        except ValueError as err:
+            raise DataFormatError(f"{path}: not JSON ({err}).") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise DataFormatError(
-            f"{path}: expected a JSON array of objects, one per example (or a .jsonl file)."
-        )
-    return Read(pa.Table.from_pylist(records), undecodable)
+        raise DataFormatError(f"{path}: expected JSON objects, one per example (an array, or one a line).")
+    return Read(records_table(path, records), undecodable)
+
+
+def records_table(path: Path, records: list[dict[str, Any]]) -> pa.Table:
+    """JSON objects as a table, typed by column: numbers (booleans) where every value is one, else
+    strings, a number as the file writes it."""
+    names = list(dict.fromkeys(name for record in records for name in record))
+    columns = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        present = [v for v in values if v is not None]
+        if any(isinstance(v, (list, dict)) for v in present):
+            raise DataFormatError(f"{path}: column {name!r} holds lists or objects; give one value per cell.")
+        if present and all(isinstance(v, bool) for v in present):
+            columns[name] = pa.array(values, pa.bool_())
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            columns[name] = pa.array([None if v is None else float(v) for v in values], pa.float64())
+        else:
+            columns[name] = pa.array(
+                [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
+            )
+    return pa.table(columns) if columns else pa.table({})
 
 
 def decodes(raw: bytes, encoding: str) -> bool:
@@ -371,10 +413,8 @@ class Rows:
         """A column as NumPy: float64 (NaN for null) for numbers, else objects (str, None for null)."""
         column = self.columns[name]
         self.check_flat(name)
-        if is_number(column.type) or pa.types.is_boolean(column.type):
+        if is_number(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
             return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-        if pa.types.is_null(column.type):
-            return np.full(len(column), None, dtype=object)
         return self.strings(name)[0]
 
     def check_flat(self, name: str) -> None:
@@ -468,7 +508,10 @@ class Rows:
             distinct = (
                 len(np.unique(values[~holes])) if kind == "numeric" else len(set(values[~holes].tolist()))
             )
-            if distinct <= 1:
+            if distinct == 0:
+                dropped.append({"name": name, "why": "no values"})
+                continue
+            if distinct == 1:
                 dropped.append({"name": name, "why": "one value in every row" if not holes.any() else
                                 f"one value where it has any ({share:.0%} missing)"})  # fmt: skip
                 continue
