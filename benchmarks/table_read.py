@@ -46,6 +46,9 @@ def write_table(path: Path, rows: int, seed: int = 0) -> Path:
             "tenure_months": rng.integers(0, 120, rows),
             "balance": np.round(rng.normal(1500, 900, rows), 2),
             "score": np.round(rng.random(rows), 4),
+            "monthly_charges": np.round(rng.uniform(10, 120, rows), 2),
+            "latitude": np.round(rng.uniform(-60, 70, rows), 5),
+            "longitude": np.round(rng.uniform(-180, 180, rows), 5),
             "city": rng.choice([f"city_{i}" for i in range(60)], rows),
             "plan": rng.choice(["basic", "plus", "premium", "family", "student"], rows),
             "signup": pd.Timestamp("2020-01-01").normalize()
@@ -98,6 +101,7 @@ def run_old(path: str, target: str) -> dict:
         f.write(source)
     spec = importlib.util.spec_from_file_location("old_files", f.name)
     old = importlib.util.module_from_spec(spec)
+    sys.modules["old_files"] = old  # its dataclasses look their module up there
     spec.loader.exec_module(old)
     return timed(lambda: old.load_files(path, target=target), lambda d: sum(d.info.splits.values()))
 

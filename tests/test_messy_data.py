@@ -266,3 +266,21 @@ def test_data_dir_runs_are_evaluated_on_their_own_files(tmp_path, idx_dir, monke
     monkeypatch.setenv("MODELZOO_NO_DOWNLOAD", "1")
     evaluated = run_cli("evaluate", "mlp_fashion_mnist", "--checkpoint", str(run_dir), cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+
+
+def test_carving_draws_the_rows_scikit_learn_draws():
+    """The split is scikit-learn's train_test_split, made with arrays: runs split before keep their rows."""
+    from sklearn.model_selection import train_test_split
+
+    from modelzoo.data.files import carve
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        size, classes = int(rng.integers(2, 300)), int(rng.integers(1, 6))
+        labels = rng.integers(0, classes, size).astype(np.int64)
+        fraction, seed = float(rng.choice([0.1, 0.2, 0.33])), int(rng.integers(0, 1000))
+        held = max(1, round(size * fraction))
+        counts = np.bincount(labels)
+        stratify = labels if counts[counts > 0].min() >= 2 and held >= np.count_nonzero(counts) else None
+        keep, out = train_test_split(np.arange(size), test_size=held, random_state=seed, stratify=stratify)
+        assert [a.tolist() for a in carve(labels, fraction, seed, True)] == [sorted(keep), sorted(out)]

@@ -20,6 +20,7 @@ splits and files that changed since a run read them, and the report.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import re
@@ -71,15 +72,34 @@ class ReadOptions:
         return options
 
 
+class RowIds:
+    """The ids of a table split's rows, `file:line`, made when read: a split of millions of rows
+    keeps one file name and an array of line numbers, not millions of strings."""
+
+    def __init__(self, source: str, lines: np.ndarray) -> None:
+        self.source, self.lines = source, lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (int, np.integer)):
+            return f"{self.source}:{self.lines[index]}"
+        return RowIds(self.source, self.lines[index])
+
+    def __iter__(self) -> Any:
+        return (f"{self.source}:{line}" for line in self.lines.tolist())
+
+
 @dataclass
 class Split:
     """One split's examples: `features` (image paths, texts, or a column -> values dict),
-    `labels`, `ids` naming each example in the files (relative path or `file:row`), and `keys`,
-    a 64-bit fingerprint of each example's content (bytes, row or text)."""
+    `labels`, `ids` naming each example in the files (relative paths, or `RowIds` for a table's
+    `file:line`), and `keys`, a 64-bit fingerprint of each example's content (bytes, row or text)."""
 
     features: Any
     labels: np.ndarray
-    ids: list[str]
+    ids: np.ndarray | RowIds
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     filled: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     """Per numeric column, where the files had no usable number (missing, not finite, or not a
@@ -97,7 +117,7 @@ class Split:
         return Split(
             features,
             self.labels[index],
-            [self.ids[i] for i in index],
+            self.ids[index],
             self.keys[index] if len(self.keys) else self.keys,
             {k: v[index] for k, v in self.filled.items()},
         )
@@ -218,7 +238,7 @@ class FileData:
         atomic.write_text(run_dir / "data_report.json", json.dumps(self.report, indent=1) + "\n")
         assignment = {
             "path": str(self.path),
-            **{s: part.ids for s, part in self.splits.items()},
+            **{s: list(part.ids) for s, part in self.splits.items()},
             "fingerprints": {s: hex_fingerprints(part.keys) for s, part in self.splits.items()},
         }
         atomic.write_text(run_dir / "splits.json", json.dumps(assignment) + "\n")
@@ -336,6 +356,19 @@ def check_class_counts(data: FileData) -> None:
                 "their scores there are not measured"
             )
     data.report["imbalance"] = float(counts["train"].max() / max(counts["train"].min(), 1))
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system between steps: pyarrow's pool keeps what a block used,
+    and glibc keeps freed arrays of up to its (rising) mmap threshold in its heap unless trimmed,
+    so a column's temporaries would pile up into the next column's."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def check_encoding(encoding: str) -> None:
@@ -503,42 +536,87 @@ def look_alike_labels(class_names: Sequence[str]) -> list[str]:
     ]
 
 
-def assign_splits(parts: dict[str, Split], seed: int, stratify: bool = True) -> tuple[dict[str, Split], str]:
-    """Use the given splits; carve the missing ones out of train (seeded, stratified)."""
-    given = [s for s in ("train", "validation", "test") if s in parts]
-    train = parts.get("train", parts.get("all"))
-    splits = {s: parts[s] for s in given if s != "train"}
-    if "test" not in splits:
-        train, splits["test"] = carve(train, TEST_FRACTION, seed, stratify)
-    if "validation" not in splits:
-        train, splits["validation"] = carve(train, VALIDATION_FRACTION, seed, stratify)
-    shuffled = np.random.default_rng(seed).permutation(len(train))
-    ordered = {"train": train.take(shuffled), "validation": splits["validation"], "test": splits["test"]}
+Plan = dict[str, tuple[str, np.ndarray]]
+"""Each final split: the given part (`all`, `train`, `validation` or `test`) its examples come
+from, and their indices in it."""
+
+
+def plan_splits(labels: dict[str, np.ndarray], seed: int, stratify: bool = True) -> tuple[Plan, str]:
+    """Keep the given splits; carve the missing ones out of train (seeded, stratified), and
+    shuffle train (seeded). `labels` holds each given part's labels; only indices move here."""
+    given = [s for s in ("train", "validation", "test") if s in labels]
+    source = "train" if "train" in labels else "all"
+    train = np.arange(len(labels[source]))
+    plan: Plan = {s: (s, np.arange(len(labels[s]))) for s in given if s != "train"}
+    for split, fraction in (("test", TEST_FRACTION), ("validation", VALIDATION_FRACTION)):
+        if split not in plan:
+            keep, out = carve(labels[source][train], fraction, seed, stratify)
+            plan[split] = (source, train[out])
+            train = train[keep]
+            give_back_memory()
+    shuffled = train[np.random.default_rng(seed).permutation(len(train))]
+    plan = {"train": (source, shuffled), "validation": plan["validation"], "test": plan["test"]}
     carved = [s for s in ("validation", "test") if s not in given]
-    if "all" in parts:
+    if source == "all":
         test, validation = f"{TEST_FRACTION:.0%}", f"{VALIDATION_FRACTION:.0%}"
         rule = f"carved: seeded, stratified {test} test, {validation} of the rest validation"
     elif carved:
         rule = f"given: {', '.join(given)}; carved from train: {', '.join(carved)}"
     else:
         rule = "given: train, validation, test"
-    return ordered, rule
+    return plan, rule
 
 
-def carve(part: Split, fraction: float, seed: int, stratify: bool) -> tuple[Split, Split]:
-    """Split off `fraction` of `part`, stratified by label when every class has two examples."""
-    from sklearn.model_selection import train_test_split
+def assign_splits(parts: dict[str, Split], seed: int, stratify: bool = True) -> tuple[dict[str, Split], str]:
+    """`plan_splits` for whole `Split`s."""
+    plan, rule = plan_splits({s: p.labels for s, p in parts.items()}, seed, stratify)
+    return {split: parts[part].take(index) for split, (part, index) in plan.items()}, rule
 
-    size = len(part)
+
+def carve(labels: np.ndarray, fraction: float, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices to keep and to hold out (`fraction` of them), sorted; stratified by label when
+    every class has two examples. The draws are scikit-learn's `train_test_split` (its
+    `StratifiedShuffleSplit` or `ShuffleSplit`), made with NumPy arrays where it fills Python lists
+    (75 MB of them for 2 million rows): the same rows as before, so earlier runs' splits stand."""
+    size = len(labels)
     held = max(1, round(size * fraction)) if size > 1 else 0
     if held == 0:
-        return part, part.take(np.array([], dtype=np.int64))
-    counts = np.bincount(part.labels) if stratify and part.labels.dtype == np.int64 else None
+        return np.arange(size), np.array([], dtype=np.int64)
+    counts = np.bincount(labels) if stratify and labels.dtype == np.int64 else None
     can_stratify = counts is not None and counts[counts > 0].min() >= 2 and held >= np.count_nonzero(counts)
-    keep, out = train_test_split(
-        np.arange(size), test_size=held, random_state=seed, stratify=part.labels if can_stratify else None
-    )
-    return part.take(np.sort(keep)), part.take(np.sort(out))
+    rng = np.random.RandomState(seed)
+    if not can_stratify:
+        permutation = rng.permutation(size)
+        return np.sort(permutation[held:]), np.sort(permutation[:held])
+    _, codes, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
+    by_class = np.split(np.argsort(codes, kind="stable"), np.cumsum(class_counts)[:-1])
+    kept = approximate_mode(class_counts, size - held, rng)
+    out = approximate_mode(class_counts - kept, held, rng)
+    keep, hold = [], []
+    for members, k, o in zip(by_class, kept, out):
+        drawn = members.take(rng.permutation(len(members)), mode="clip")
+        keep.append(drawn[:k])
+        hold.append(drawn[k : k + o])
+    keep_order, hold_order = rng.permutation(np.concatenate(keep)), rng.permutation(np.concatenate(hold))
+    return np.sort(keep_order), np.sort(hold_order)
+
+
+def approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """Examples of each class among `draws` taken in proportion (scikit-learn's `_approximate_mode`):
+    the floor of each class's share, then one more for the classes with the largest remainders,
+    ties broken at random."""
+    continuous = class_counts / class_counts.sum() * draws
+    floored = np.floor(continuous)
+    missing = int(draws - floored.sum())
+    remainder = continuous - floored
+    for value in np.sort(np.unique(remainder))[::-1]:
+        if missing <= 0:
+            break
+        (tied,) = np.where(remainder == value)
+        now = min(len(tied), missing)
+        floored[rng.choice(tied, size=now, replace=False)] += 1
+        missing -= now
+    return floored.astype(int)
 
 
 def find_duplicates(data: FileData, drop: bool) -> None:
@@ -549,8 +627,10 @@ def find_duplicates(data: FileData, drop: bool) -> None:
     found = {}
     for split, earlier in (("validation", ("train",)), ("test", ("train", "validation"))):
         part = data.splits[split]
-        seen = np.concatenate([data.splits[s].keys for s in earlier])
-        repeated = np.isin(part.keys, seen)
+        seen = np.sort(np.concatenate([data.splits[s].keys for s in earlier]))
+        at = np.minimum(np.searchsorted(seen, part.keys), max(len(seen) - 1, 0))
+        repeated = seen[at] == part.keys if len(seen) else np.zeros(len(part), bool)
+        del seen, at
         found[f"{split}_in_earlier_splits"] = int(repeated.sum())
         if drop and repeated.any():
             data.splits[split] = part.take(np.flatnonzero(~repeated))

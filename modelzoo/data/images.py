@@ -81,7 +81,7 @@ def read(root: Path, options: ReadOptions) -> FileData:
         part = Split(
             np.array([paths[i] for i in index], dtype=object).astype(str),
             np.array([labels[i] for i in index], dtype=np.int64),
-            [relative[i] for i in index],
+            np.array([relative[i] for i in index], dtype=object),
             keys[index],
         )
         empty = sorted(set(found[split]) - {class_names[i] for i in set(part.labels.tolist())})

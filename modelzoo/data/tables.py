@@ -2,8 +2,9 @@
 
 A file (or a folder of `train`/`validation|val`/`test` files with one header) is a table, with one
 model input per column, or text, when one of its (at most two) feature columns is prose. pyarrow
-reads and types the columns (multithreaded, with its null values and encodings); modelzoo's own
-rules sit on top and every one of them is reported:
+reads and types the columns (its parser, null values and encodings); a CSV is read as a stream of
+blocks, numbers going to NumPy as they come and strings staying in pyarrow's compact arrays, so a
+table is never held twice. modelzoo's own rules sit on top, and every one of them is reported:
 
 - bytes that are not in the file's encoding (UTF-8 unless `encoding=`) are an error naming the
   file, line and column in a table; in a text column they become replacement characters and are
@@ -21,10 +22,11 @@ rules sit on top and every one of them is reported:
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +40,16 @@ from modelzoo.data.files import (
     SPLIT_NAMES,
     FileData,
     ReadOptions,
+    RowIds,
     Split,
-    assign_splits,
     base_report,
     check_texts,
     check_undecodable,
     fingerprints,
+    give_back_memory,
     labels_from,
     look_alike_labels,
+    plan_splits,
     text_info,
 )
 from modelzoo.data.sources import TEXT_COLUMNS as GLUE_TEXT_COLUMNS
@@ -64,6 +68,10 @@ NEAR_UNIQUE_SHARE = 0.5
 """A string column with more distinct values than this share of rows is reported as near-unique."""
 SHOWN = 5
 """Cells and names quoted in a note or an error, at most."""
+BLOCK = 1 << 20
+"""Bytes of a CSV parsed at a time (a field longer than this is read with a larger block): small
+blocks keep the reader's own buffers small (peak 125 MB above the columns for 1 MB blocks on a
+200 MB file, 340 MB for 16 MB blocks), at the same speed."""
 
 
 def table_files(folder: Path) -> list[Path]:
@@ -76,11 +84,28 @@ def table_files(folder: Path) -> list[Path]:
 
 @dataclass
 class Read:
-    """One file as pyarrow read it, and the lines whose bytes were not in its encoding (JSON
-    files, which are decoded before parsing)."""
+    """One file's columns, by position: numbers (and booleans, and columns with no value) as
+    float64 arrays with NaN where missing, anything else as pyarrow arrays; their pyarrow types;
+    and the rows whose line held bytes not in the encoding (JSON, decoded before parsing)."""
 
-    table: pa.Table
-    undecodable: tuple[int, ...] = ()
+    path: Path
+    names: list[str]
+    columns: list[np.ndarray | pa.ChunkedArray]
+    types: list[pa.DataType]
+    undecodable: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.count = len(self.columns[0]) if self.columns else 0
+
+    @property
+    def rows(self) -> int:
+        return self.count
+
+    @property
+    def first_line(self) -> int:
+        """The line of the first row: after the header in a CSV, the first line in JSON."""
+        return 1 if self.path.suffix.lower() in (".jsonl", ".json") else 2
 
 
 def read(root: Path, options: ReadOptions) -> FileData:
@@ -99,85 +124,76 @@ def read(root: Path, options: ReadOptions) -> FileData:
     else:
         paths = {"all": root}
         layout = "one file"
-    reads = {split: read_file(path, options.encoding) for split, path in paths.items()}
     notes: list[str] = []
-    header = check_headers(paths, reads, notes)
-    table = Rows.of(paths, reads, header)
-    label_column = find_column(root, header, options.target, LABEL_COLUMNS, "target", "label")
-    labels_raw = table.values(label_column)
+    table = Rows.of({split: read_file(path, options.encoding) for split, path in paths.items()}, notes)
+    header = table.names
+    label_at = header.index(find_column(root, header, options.target, LABEL_COLUMNS, "target", "label"))
+    label_column = header[label_at]
     kind = options.kind
     if kind is None:
-        prose = options.text_column is not None or looks_like_text(table, header, label_column)
+        prose = options.text_column is not None or looks_like_text(table, label_at)
         kind = "text" if prose else "table"
-    missing_label = label_missing(labels_raw)
-    if missing_label.any():
-        notes.append(f"{int(missing_label.sum())} rows without a usable {label_column!r} value were left out")
-        table = table.keep(~missing_label)
-        labels_raw = labels_raw[~missing_label]
-    if not len(table):
-        raise DataFormatError(f"{root} has a header but no rows: the train split has no examples.")
-    task = options.task or infer_task(labels_raw, kind)
-    if task == "regression" and kind == "text":
-        raise InvalidValueError("Text entries classify; a regression target needs a table (kind='table').")
-    if task == "classification":
-        names = class_names_of(labels_raw)
-        class_names = labels_from(sorted(set(names.tolist()), key=class_order), root)
-        check_unseen(root, names, table.split, class_names)
-        labels = pd.Categorical(names, categories=class_names).codes.astype(np.int64)
-        notes += look_alike_labels(class_names)
-    else:
-        class_names = ()
-        labels = numbers_of(root, label_column, labels_raw)
+    labels, class_names, task = table.labels(label_at, kind, options.task, notes)
+    table.columns[label_at] = None
+    give_back_memory()
+    split_codes = table.kept_split()
+    given = {s: np.flatnonzero(split_codes == code) for code, s in enumerate(table.parts)}
+    plan, split_rule = plan_splits(
+        {s: labels[i] for s, i in given.items()}, options.seed, task == "classification"
+    )
+    rows = {split: given[part][index] for split, (part, index) in plan.items()}  # kept rows of each split
+    del given
+    give_back_memory()
+    lines = table.kept_lines()
+    ids = {split: RowIds(paths[part].name, lines[rows[split]]) for split, (part, _) in plan.items()}
     report_extra: dict[str, Any] = {"target": label_column}
-    filled: dict[str, np.ndarray] = {}
     if kind == "text":
-        others = [c for c in header if c != label_column]
-        text_at = find_column(
-            root, others, options.text_column, TEXT_COLUMNS, "text_column", "text", table.string_columns()
+        others = [c for i, c in enumerate(header) if i != label_at]
+        strings = [c for i, c in enumerate(header) if i != label_at and not table.is_numeric(i)]
+        text_at = header.index(
+            find_column(root, others, options.text_column, TEXT_COLUMNS, "text_column", "text", strings)
         )
         texts, replaced = table.texts(text_at)
         note = check_undecodable(root, replaced, len(texts), "texts", options.encoding)
         notes += [note] if note else []
         check_texts(root, texts, notes)
-        features: Any = texts
         keys = fingerprints(texts)
-        report_extra["text_column"] = text_at
+        splits = {s: Split(texts[r], labels[r], ids[s], keys[r]) for s, r in rows.items()}
+        report_extra["text_column"] = header[text_at]
         info = text_info(options.name, root, class_names)
     else:
-        features, spec, filled, dropped, keys = table.features(
-            [c for c in header if c != label_column], notes
+        columns, report_extra["columns"], report_extra["dropped_columns"] = table.features(
+            label_at, rows, notes
         )
-        report_extra["columns"] = spec
-        report_extra["dropped_columns"] = dropped
+        keys = table.keys
+        splits = {
+            s: Split(
+                {c.name: c.parts[s] for c in columns},
+                labels[r],
+                ids[s],
+                keys[r],
+                {c.name: c.holes[s] for c in columns if c.kind == "numeric"},
+            )
+            for s, r in rows.items()
+        }
         info = DatasetInfo(
             name=options.name,
             task=f"tabular_{task}",
             input_name="features",
-            input_shape=(len(features),),
+            input_shape=(len(columns),),
             class_names=class_names,
             splits={},
             source="files",
             description=f"Table {root}, target {label_column!r}.",
+            columns=tuple(Column(c.name, c.kind, c.fill) for c in columns),
         )
-    ids = table.ids()
-    parts = {}
-    for split in paths:
-        index = np.flatnonzero(table.split == split)
-        parts[split] = Split(
-            {k: v[index] for k, v in features.items()} if isinstance(features, dict) else features[index],
-            labels[index],
-            [ids[i] for i in index],
-            keys[index],
-            {k: v[index] for k, v in filled.items()},
-        )
-    splits, split_rule = assign_splits(parts, options.seed, stratify=task == "classification")
-    if kind == "table":
-        info = replace(info, columns=fill_missing(splits, report_extra["columns"], notes))
     if task == "regression":
         values = splits["train"].labels
         report_extra["target_range"] = f"{values.min():.4g} to {values.max():.4g}, mean {values.mean():.4g}"
     report = base_report(root, kind, layout, split_rule, []) | report_extra
     report["notes"] += notes
+    del table
+    give_back_memory()
     return FileData(info, root, kind, splits, report)
 
 
@@ -189,7 +205,7 @@ def split_of_file(path: Path, has_test: bool) -> str | None:
 
 
 def read_file(path: Path, encoding: str | None) -> Read:
-    """One table file as pyarrow reads it; one clear error for what it cannot read."""
+    """One table file; one clear error for what it cannot read."""
     import pyarrow.parquet as pq
 
     suffix = path.suffix.lower()
@@ -197,14 +213,12 @@ def read_file(path: Path, encoding: str | None) -> Read:
         raise DataFormatError(f"{path} is empty: expected a header row, then one row per example.")
     try:
         if suffix == ".parquet":
-            read = Read(pq.read_table(path))
-        elif suffix in (".jsonl", ".json"):
-            read = read_json(path, encoding, lines=suffix == ".jsonl")
-        else:
-            read = Read(read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding))
-        read.table.column_names  # noqa: B018 (pyarrow decodes the header's names here)
-        return read
-    except UnicodeDecodeError:
+            table = pq.read_table(path)
+            return columns_of(path, table.schema, table.to_batches(), table.num_rows)
+        if suffix in (".jsonl", ".json"):
+            return read_json(path, encoding, lines=suffix == ".jsonl")
+        return read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding)
+    except UnicodeDecodeError:  # pyarrow decodes the header's names when asked for them
         raise DataFormatError(
             f"{path}:1: the header holds bytes that are not {encoding or 'UTF-8'}; pass the file's "
             "encoding with --encoding (latin-1, cp1252, ...), or save it as UTF-8."
@@ -219,37 +233,127 @@ def first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 
-def read_delimited(path: Path, delimiter: str, encoding: str | None, block_size: int = 1 << 22) -> pa.Table:
-    """CSV (quoted fields may hold the delimiter and newlines) or TSV (no quoting, as GLUE's files
-    are written: a `"` is part of the text)."""
+def columns_of(
+    path: Path, schema: pa.Schema, batches: Any, expected: int, undecodable: Sequence[int] = ()
+) -> Read:
+    """Record batches as one file's columns: numbers written block by block into one float64
+    array per column (sized for `expected` rows, grown if more come), anything else kept as
+    pyarrow arrays. A block's buffers go back to the system once it is converted."""
+    names = list(schema.names)
+    types = [f.type for f in schema]
+    numbers = {i: Floats(expected, kind) for i, kind in enumerate(types) if numeric_type(kind)}
+    chunks: dict[int, list] = {i: [] for i in range(len(names)) if i not in numbers}
+    for batch in batches:
+        for i, array in enumerate(batch.columns):
+            if i in numbers:
+                numbers[i].add(as_float(array))
+            else:
+                chunks[i].append(array)
+        del batch, array
+        pa.default_memory_pool().release_unused()
+    columns = [
+        numbers[i].array() if i in numbers else pa.chunked_array(chunks[i], type=types[i])
+        for i in range(len(names))
+    ]
+    give_back_memory()
+    return Read(path, names, columns, types, np.asarray(undecodable, np.int64))
+
+
+class Floats:
+    """A column of numbers filled block by block into one array: no chunks, no copy to join them.
+    Integers (labels, ids, counts) stay exact as float64; a column of floats is kept as float32,
+    the precision the model computes in, which halves the table's largest part."""
+
+    def __init__(self, expected: int, kind: pa.DataType) -> None:
+        self.dtype = np.float32 if pa.types.is_floating(kind) or pa.types.is_decimal(kind) else np.float64
+        self.data = np.empty(max(expected, 1024), self.dtype)
+        self.size = 0
+
+    def add(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        if end > len(self.data):  # more rows than the file's size suggested
+            grown = np.empty(max(end, int(len(self.data) * 1.5)), self.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = values
+        self.size = end
+
+    def array(self) -> np.ndarray:
+        return self.data[: self.size]
+
+
+def numeric_type(kind: pa.DataType) -> bool:
+    """Columns read as numbers: integers, floats, decimals, booleans (0/1), and no value at all."""
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def as_float(array: pa.Array) -> np.ndarray:
+    if pa.types.is_null(array.type):
+        return np.full(len(array), np.nan)
+    return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def read_delimited(path: Path, delimiter: str, encoding: str | None) -> Read:
+    """A CSV (quoted fields may hold the delimiter and line breaks) or a TSV (no quoting, as GLUE
+    writes them: a `"` is part of the text), streamed block by block. pyarrow types a column from
+    the first block; a later block that does not fit (a word in a column of numbers) reads the
+    file again with that column as strings."""
     import pyarrow.csv as csv
 
     tsv = delimiter == "\t"
-    try:
-        return csv.read_csv(
-            path,
-            read_options=csv.ReadOptions(encoding=encoding or "utf8", block_size=block_size),
-            parse_options=csv.ParseOptions(
-                delimiter=delimiter, quote_char=False if tsv else '"', newlines_in_values=not tsv
-            ),
-            convert_options=csv.ConvertOptions(strings_can_be_null=True),
-        )
-    except pa.ArrowInvalid as err:
-        text = str(err)
-        if "straddling" in text and block_size < path.stat().st_size + 1:  # a field longer than a block
-            return read_delimited(path, delimiter, encoding, min(path.stat().st_size + 1, 2**31 - 1))
-        ragged = re.match(
-            r"CSV parse error: (?:Row #\d+: )?Expected (\d+) columns, got (\d+): (.*)", text, re.S
-        )
-        if ragged:
-            expected, got, row = ragged.groups()
-            line = line_of(path, row.splitlines()[0] if row else "")
-            fix = "fields cannot hold tabs in a TSV file" if tsv else f"quote fields that hold '{delimiter}'"
-            where = f"{path}:{line}" if line else f"{path}: the row {row[:60]!r}"
-            raise DataFormatError(
-                f"{where}: {got} fields where the header has {expected}; fix the row ({fix})."
-            ) from None
-        raise
+    strings: dict[str, pa.DataType] = {}
+    block = BLOCK
+    while True:
+        try:
+            reader = csv.open_csv(
+                pa.OSFile(str(path)),  # read, not memory-mapped: the file's pages stay out of this process
+                read_options=csv.ReadOptions(
+                    encoding=encoding or "utf8", block_size=block, use_threads=False
+                ),
+                parse_options=csv.ParseOptions(
+                    delimiter=delimiter, quote_char=False if tsv else '"', newlines_in_values=not tsv
+                ),
+                convert_options=csv.ConvertOptions(strings_can_be_null=True, column_types=strings),
+            )
+            try:
+                first = [reader.read_next_batch()]
+            except StopIteration:  # a header and no rows
+                first = []
+            rows = first[0].num_rows if first else 0
+            expected = int(rows * path.stat().st_size / block * 1.05)  # from the first block's rows
+            return columns_of(path, reader.schema, itertools.chain(first, reader), expected)
+        except pa.ArrowInvalid as err:
+            text = str(err)
+            drift = re.search(r"In CSV column #(\d+): CSV conversion error to \w+", text)
+            if drift:
+                strings[reader.schema.names[int(drift[1])]] = pa.string()
+                continue
+            if "straddling" in text and block < path.stat().st_size + 1:  # a field longer than a block
+                block = min(path.stat().st_size + 1, 2**31 - 1)
+                continue
+            raise refusal(path, text, delimiter) from None
+
+
+def refusal(path: Path, text: str, delimiter: str) -> Exception:
+    """pyarrow's parse error as one line naming the file and line; other errors as they are."""
+    ragged = re.search(r"Expected (\d+) columns, got (\d+): (.*)", text, re.S)
+    if not ragged:
+        return pa.ArrowInvalid(text)
+    expected, got, row = ragged.groups()
+    line = line_of(path, row.splitlines()[0] if row else "")
+    fix = (
+        "fields cannot hold tabs in a TSV file"
+        if delimiter == "\t"
+        else f"quote fields that hold '{delimiter}'"
+    )
+    where = f"{path}:{line}" if line else f"{path}: the row {row[:60]!r}"
+    return DataFormatError(f"{where}: {got} fields where the header has {expected}; fix the row ({fix}).")
 
 
 def line_of(path: Path, text: str) -> int | None:
@@ -272,15 +376,15 @@ def read_json(path: Path, encoding: str | None, lines: bool) -> Read:
     raw = path.read_bytes()
     try:
         text = raw.decode(encoding or "utf-8")
-        undecodable: tuple[int, ...] = ()
+        undecodable: list[int] = []
     except UnicodeDecodeError:
         text = raw.decode(encoding or "utf-8", errors="replace")
-        undecodable = tuple(
-            i for i, line in enumerate(raw.splitlines(), start=1) if not decodes(line, encoding or "utf-8")
-        )
+        lines_of = raw.splitlines() if lines else []
+        undecodable = [i for i, line in enumerate(lines_of) if not decodes(line, encoding or "utf-8")]
     if lines:
         try:
-            return Read(pj.read_json(io.BytesIO(text.encode())), undecodable)
+            table = pj.read_json(io.BytesIO(text.encode()))
+            return columns_of(path, table.schema, table.to_batches(), table.num_rows, undecodable)
         except pa.ArrowInvalid:
             records = []
             for number, line in enumerate(text.splitlines(), start=1):
@@ -296,7 +400,8 @@ def read_json(path: Path, encoding: str | None, lines: bool) -> Read:
             raise DataFormatError(f"{path}: not JSON ({err}).") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataFormatError(f"{path}: expected JSON objects, one per example (an array, or one a line).")
-    return Read(records_table(path, records), undecodable)
+    table = records_table(path, records)
+    return columns_of(path, table.schema, table.to_batches(), table.num_rows, undecodable)
 
 
 def records_table(path: Path, records: list[dict[str, Any]]) -> pa.Table:
@@ -317,7 +422,7 @@ def records_table(path: Path, records: list[dict[str, Any]]) -> pa.Table:
             columns[name] = pa.array(
                 [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
             )
-    return pa.table(columns) if columns else pa.table({})
+    return pa.table(columns)
 
 
 def decodes(raw: bytes, encoding: str) -> bool:
@@ -328,326 +433,417 @@ def decodes(raw: bytes, encoding: str) -> bool:
     return True
 
 
-def check_headers(paths: dict[str, Path], reads: dict[str, Read], notes: list[str]) -> list[str]:
-    """Train's header (the other files are read by position when theirs differ, as long as they
-    have as many columns); a duplicated header is refused, naming it."""
-    header = reads.get("train", reads.get("all")).table.column_names
-    for split, one in reads.items():
-        names = one.table.column_names
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            positions = "; ".join(
-                f"{n!r} in columns {[i + 1 for i, m in enumerate(names) if m == n]}" for n in repeated
-            )
-            raise DataFormatError(
-                f"{paths[split]}: duplicated header {positions}; give every column its own name."
-            )
-        if names == header:
-            continue
-        if len(names) != len(header):
-            raise DataFormatError(f"{paths[split]}: the {split} file has columns {names}, train {header}.")
-        notes.append(f"the {split} file's columns {names} were read as train's {header}")
-    return header
+@dataclass
+class Feature:
+    """A kept column: its input name, kind, fill (train median or ""), and each split's values and
+    (numbers) where the files had none."""
+
+    name: str
+    kind: str
+    fill: float | str
+    parts: dict[str, np.ndarray]
+    holes: dict[str, np.ndarray]
 
 
 class Rows:
-    """The rows of every split file as pyarrow columns, with each row's split and line, and the
-    conversions to what the model reads."""
+    """The rows of every split file: each column (NumPy numbers or pyarrow strings), each row's
+    file and line, and which rows are kept (those with a label). Features are made from it one
+    column at a time, so the table and its features are never all in memory twice."""
 
     def __init__(
-        self, columns: dict[str, pa.ChunkedArray], split: np.ndarray, row: np.ndarray, files: dict[str, Path],
-        undecodable: dict[str, set[int]],
-    ) -> None:  # fmt: skip
-        self.columns, self.split, self.row, self.files, self.undecodable = (
-            columns,
-            split,
-            row,
-            files,
-            undecodable,
-        )
+        self, reads: dict[str, Read], names: list[str], columns: list, types: list[pa.DataType]
+    ) -> None:
+        self.reads, self.names, self.columns, self.types = reads, names, columns, types
+        self.parts = list(reads)  # the split each file is, by code
+        self.split = np.concatenate([np.full(r.rows, code, np.int8) for code, r in enumerate(reads.values())])
+        self.line = np.concatenate([np.arange(r.rows, dtype=np.int32) + r.first_line for r in reads.values()])
+        self.undecodable = np.zeros(len(self.split), dtype=bool)
+        start = 0
+        for one in reads.values():
+            self.undecodable[start + one.undecodable] = True
+            start += one.rows
+        self.keep: np.ndarray | None = None
+        self.keys = np.zeros(0, np.uint64)
 
     @classmethod
-    def of(cls, paths: dict[str, Path], reads: dict[str, Read], header: list[str]) -> Rows:
-        columns = {}
-        for i, name in enumerate(header):
-            chunks = [one.table.column(i) for one in reads.values()]
-            types = {c.type for c in chunks}
-            if len(types) > 1:  # int in one file, double or string in another
-                target = (
-                    pa.float64() if all(is_number(t) or pa.types.is_null(t) for t in types) else pa.string()
+    def of(cls, reads: dict[str, Read], notes: list[str]) -> Rows:
+        """Train's header (the other files are read by position when theirs differ, as long as they
+        have as many columns); a duplicated header is refused, naming it."""
+        header = reads.get("train", reads.get("all")).names
+        for split, one in reads.items():
+            repeated = sorted({n for n in one.names if one.names.count(n) > 1})
+            if repeated:
+                places = "; ".join(
+                    f"{n!r} in columns {[i + 1 for i, m in enumerate(one.names) if m == n]}" for n in repeated
                 )
-                chunks = [
-                    pc.cast(c, target) if not pa.types.is_null(c.type) else pa.nulls(len(c), target)
-                    for c in chunks
-                ]
-            columns[name] = pa.chunked_array([a for c in chunks for a in c.chunks], type=chunks[0].type)
-        split = np.concatenate([np.full(one.table.num_rows, s, dtype=object) for s, one in reads.items()])
-        row = np.concatenate([np.arange(one.table.num_rows) for one in reads.values()])
-        # a CSV's data row r is on line r + 2 (after the header); a JSON file's on line r + 1
-        offsets = {s: 1 if paths[s].suffix.lower() in (".jsonl", ".json") else 2 for s in reads}
-        undecodable = {s: {line - offsets[s] for line in one.undecodable} for s, one in reads.items()}
-        return cls(columns, split, row, {s: paths[s] for s in reads}, undecodable)
+                raise DataFormatError(
+                    f"{one.path}: duplicated header {places}; give every column its own name."
+                )
+            if one.names == header:
+                continue
+            if len(one.names) != len(header):
+                raise DataFormatError(
+                    f"{one.path}: the {split} file has columns {one.names}, train {header}."
+                )
+            notes.append(f"the {split} file's columns {one.names} were read as train's {header}")
+        columns, types = [], []
+        for i in range(len(header)):
+            parts = [one.columns[i] for one in reads.values()]
+            kinds = [one.types[i] for one in reads.values()]
+            if all(numeric_type(k) for k in kinds):
+                columns.append(parts[0] if len(parts) == 1 else np.concatenate(parts))
+                types.append(kinds[0] if len(set(kinds)) == 1 else pa.float64())
+                continue
+            if len(parts) == 1:
+                columns.append(parts[0])
+                types.append(kinds[0])
+                continue
+            strings = [
+                pc.cast(pa.array(p, from_pandas=True), pa.string()) if isinstance(p, np.ndarray) else p
+                for p in parts
+            ]
+            kind = pa.string() if len({s.type for s in strings}) > 1 else strings[0].type
+            columns.append(pa.chunked_array([c.cast(kind) for s in strings for c in as_chunks(s)], type=kind))
+            types.append(kind)
+        for one in reads.values():  # the columns live on in `columns` alone
+            one.columns = []
+        return cls(reads, header, columns, types)
 
-    def __len__(self) -> int:
-        return len(self.split)
+    @property
+    def kept(self) -> int:
+        return int(self.keep.sum()) if self.keep is not None else len(self.split)
 
-    def keep(self, mask: np.ndarray) -> Rows:
-        index = pa.array(np.flatnonzero(mask))
-        return Rows({k: v.take(index) for k, v in self.columns.items()}, self.split[mask], self.row[mask],
-                    self.files, self.undecodable)  # fmt: skip
+    def kept_split(self) -> np.ndarray:
+        """The split (code in `parts`) of each kept row."""
+        return self.split if self.keep is None else self.split[self.keep]
 
-    def line(self, i: int) -> str:
-        """`file:line` of row `i`."""
-        split = self.split[i]
-        path = self.files[split]
-        return f"{path}:{int(self.row[i]) + (1 if path.suffix.lower() in ('.jsonl', '.json') else 2)}"
+    def path_of(self, row: int) -> Path:
+        return self.reads[self.parts[self.split[row]]].path
 
-    def ids(self) -> list[str]:
-        """`file:line` of every row, the file by its name (as splits.json and reports name them)."""
-        offset = {s: 1 if p.suffix.lower() in (".jsonl", ".json") else 2 for s, p in self.files.items()}
-        return [
-            f"{self.files[s].name}:{r + offset[s]}" for s, r in zip(self.split.tolist(), self.row.tolist())
-        ]
+    def kept_lines(self) -> np.ndarray:
+        return self.line if self.keep is None else self.line[self.keep]
 
-    def values(self, name: str) -> np.ndarray:
-        """A column as NumPy: float64 (NaN for null) for numbers, else objects (str, None for null)."""
-        column = self.columns[name]
-        self.check_flat(name)
-        if is_number(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
-            return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-        return self.strings(name)[0]
+    def where(self, k: int) -> str:
+        """`file:line` of kept row `k`."""
+        row = k if self.keep is None else int(np.flatnonzero(self.keep)[k])
+        return f"{self.path_of(row)}:{self.line[row]}"
 
-    def check_flat(self, name: str) -> None:
-        kind = self.columns[name].type
-        if pa.types.is_nested(kind):
-            raise DataFormatError(f"Column {name!r} holds {kind} values; give one value per cell.")
+    def is_numeric(self, i: int) -> bool:
+        return isinstance(self.columns[i], np.ndarray)
 
-    def strings(self, name: str, replace: bool = False) -> tuple[np.ndarray, int]:
-        """A column as strings (None for null), built from its distinct values so that a repeated
-        value is one Python object; bytes not in the encoding are an error naming the cell, or with
-        `replace`, replacement characters, counted."""
-        column = self.columns[name]
+    def numbers(self, i: int) -> np.ndarray:
+        """Column `i` of the kept rows as numbers (float64, or float32 for floats), NaN where missing."""
+        values = self.columns[i]
+        return values if self.keep is None else values[self.keep]
+
+    def strings(self, i: int, replace: bool = False) -> tuple[np.ndarray, int]:
+        """Column `i` of the kept rows as strings (None where missing), built from its distinct
+        values so that a repeated value is one Python object, and how many hold replacement
+        characters (see `encoded`)."""
+        distinct, codes, replaced = self.encoded(i, replace)
+        return np.append(distinct, None)[codes], replaced
+
+    def encoded(self, i: int, replace: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+        """Column `i` of the kept rows as its distinct values (objects), a code per row (-1 for
+        missing), and how many kept rows held bytes not in the encoding: refused, naming the cell,
+        or with `replace`, decoded with replacement characters and counted."""
+        column = self.columns[i]
+        self.replaced = 0
+        if isinstance(column, np.ndarray):
+            column = pc.cast(pa.array(column, from_pandas=True), pa.string())
         if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-            return self.decoded(name, replace)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = self.decoded(i, column, replace)
+        elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             column = pc.cast(column, pa.string())
-        encoded = (
-            column.combine_chunks().dictionary_encode()
-            if len(column)
-            else pa.array([], pa.string()).dictionary_encode()
-        )
-        distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        values = np.append(distinct, None)[codes]
-        bad = self.undecodable_rows() & (values != None)  # noqa: E711
+        column = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+        encoded = column.dictionary_encode().chunks  # one dictionary, shared by every chunk
+        codes = np.concatenate(
+            [chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False) for chunk in encoded] or [np.zeros(0)]
+        ).astype(np.int32, copy=False)
+        bad = self.undecodable & (codes >= 0)  # JSON lines decoded with replacement before parsing
+        if self.keep is not None:
+            codes, bad = codes[self.keep], bad[self.keep]
         if bad.any() and not replace:
-            self.refuse_undecodable(name, int(np.flatnonzero(bad)[0]))
-        return values, int(bad.sum())
+            self.refuse_undecodable(i, int(np.flatnonzero(bad)[0]))
+        dictionary = encoded[0].dictionary if encoded else pa.array([], pa.string())
+        return dictionary.to_numpy(zero_copy_only=False).astype(object), codes, int(bad.sum()) + self.replaced
 
-    def undecodable_rows(self) -> np.ndarray:
-        """Rows of JSON files whose line held bytes not in the encoding (decoded with replacement)."""
-        bad = np.zeros(len(self), dtype=bool)
-        for split, rows in self.undecodable.items():
-            if rows:
-                bad |= (self.split == split) & np.isin(self.row, list(rows))
-        return bad
-
-    def decoded(self, name: str, replace: bool) -> tuple[np.ndarray, int]:
-        raw = self.columns[name].to_pylist()
-        values = np.empty(len(raw), dtype=object)
-        bad = 0
-        for i, cell in enumerate(raw):
+    def decoded(self, i: int, column: pa.ChunkedArray, replace: bool) -> pa.Array:
+        """Bytes of another encoding (pyarrow types such a CSV column as binary): refused, naming
+        the first cell, or decoded with replacement characters and counted."""
+        values = []
+        for row, cell in enumerate(column.to_pylist()):
             if cell is None:
-                values[i] = None
+                values.append(None)
                 continue
             try:
-                values[i] = cell.decode("utf-8")
+                values.append(cell.decode("utf-8"))
             except UnicodeDecodeError:
                 if not replace:
-                    self.refuse_undecodable(name, i, cell)
-                values[i] = cell.decode("utf-8", errors="replace")
-                bad += 1
-        return values, bad
+                    self.refuse_undecodable(i, row, cell, kept=False)
+                values.append(cell.decode("utf-8", errors="replace"))
+                self.replaced += bool(self.keep is None or self.keep[row])
+        return pa.array(values, pa.string())
 
-    def refuse_undecodable(self, name: str, i: int, cell: bytes | None = None) -> None:
+    def refuse_undecodable(self, i: int, k: int, cell: bytes | None = None, kept: bool = True) -> None:
+        where = self.where(k) if kept else f"{self.path_of(k)}:{self.line[k]}"
         shown = f" ({cell[:40]!r})" if cell is not None else ""
         raise DataFormatError(
-            f"{self.line(i)}: column {name!r} holds bytes that are not UTF-8{shown}; pass the file's "
+            f"{where}: column {self.names[i]!r} holds bytes that are not UTF-8{shown}; pass the file's "
             "encoding with --encoding (latin-1, cp1252, ...), or save it as UTF-8."
         )
 
-    def string_columns(self) -> list[str]:
-        return [n for n, c in self.columns.items() if not (is_number(c.type) or pa.types.is_boolean(c.type))]
+    def labels(
+        self, i: int, kind: str, task: str | None, notes: list[str]
+    ) -> tuple[np.ndarray, tuple[str, ...], str]:
+        """Column `i` as labels: class indices and the class names (numbers in numeric order,
+        then strings), or regression targets; the task, as given or inferred (strings and at
+        most `MAX_CLASSES_FROM_NUMBERS` distinct integers are classes). Rows without a label
+        (empty, blank, not a finite number) are left out, which `keep` records."""
+        name, root = self.names[i], self.reads[self.parts[0]].path
+        if self.is_numeric(i):
+            values = self.columns[i]
+            missing = ~np.isfinite(values)
+        else:
+            distinct, codes, _ = self.encoded(i)
+            blank = np.array([not value.strip() for value in distinct.tolist()] + [True], dtype=bool)
+            missing = blank[codes]
+        if missing.any():
+            notes.append(f"{int(missing.sum())} rows without a usable {name!r} value were left out")
+            self.keep = ~missing
+        if not self.kept:
+            raise DataFormatError(f"{root} has a header but no rows: the train split has no examples.")
+        if self.is_numeric(i):
+            values = values[~missing]
+            distinct, codes = np.unique(values, return_inverse=True)
+            integral = bool(np.all(np.mod(distinct, 1) == 0))
+            guessed = (
+                "classification" if integral and len(distinct) <= MAX_CLASSES_FROM_NUMBERS else "regression"
+            )
+            names = [f"{v:g}" if float(v).is_integer() else repr(float(v)) for v in distinct.tolist()]
+        else:
+            codes, guessed = codes[~missing], "classification"
+            names = distinct.tolist()
+        task = task or ("classification" if kind == "text" else guessed)
+        if task == "regression":
+            if kind == "text":
+                raise InvalidValueError(
+                    "Text entries classify; a regression target needs a table (kind='table')."
+                )
+            if not self.is_numeric(i):
+                values = np.append(as_numbers(distinct), np.nan)[codes]
+                if np.isnan(values).any():
+                    bad = distinct[codes[np.flatnonzero(np.isnan(values))[0]]]
+                    raise DataFormatError(
+                        f"{root}: regression target {name!r} has values that are not numbers, e.g. {bad!r}; "
+                        "pass task='classification' for labels."
+                    )
+            return values.astype(np.float32), (), task
+        used = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+        class_names = labels_from(sorted({names[c] for c in used}, key=class_order), root)
+        lookup = np.array([class_names.index(n) if n in class_names else -1 for n in names], dtype=np.int64)
+        labels = lookup[codes]
+        split = self.kept_split()
+        train = set(
+            np.unique(labels[split == self.parts.index("train" if "train" in self.parts else "all")]).tolist()
+        )
+        for code, held in enumerate(self.parts):
+            unseen = sorted(set(np.unique(labels[split == code]).tolist()) - train)
+            if unseen:
+                raise DataFormatError(
+                    f"{root}: label {class_names[unseen[0]]!r} is in the {held} file but never in train; "
+                    "a model cannot learn a class it never sees."
+                )
+        notes += look_alike_labels(class_names)
+        return labels, class_names, task
 
-    def texts(self, name: str) -> tuple[np.ndarray, int]:
-        values, replaced = self.strings(name, replace=True)
+    def texts(self, i: int) -> tuple[np.ndarray, int]:
+        values, replaced = self.strings(i, replace=True)
         values[values == None] = ""  # noqa: E711 (an elementwise comparison)
         return values, replaced
 
     def features(
-        self, names: list[str], notes: list[str]
-    ) -> tuple[
-        dict[str, np.ndarray], list[dict[str, Any]], dict[str, np.ndarray], list[dict[str, str]], np.ndarray
-    ]:
-        """Each kept column by its input name (float32 numbers with NaN where missing, or strings
-        with "" where missing), its kind and why, where its numbers are missing, the columns
-        left out and why, and each row's fingerprint."""
-        kept: dict[str, np.ndarray] = {}
+        self, label_at: int, rows: dict[str, np.ndarray], notes: list[str]
+    ) -> tuple[list[Feature], list[dict[str, Any]], list[dict[str, str]]]:
+        """The kept feature columns, split as `rows` says, with each one's kind and why, and the
+        columns left out and why; `self.keys` becomes each kept row's fingerprint. Each column is
+        converted, checked, split and filled, then its whole form is dropped."""
+        inputs = input_names([n for i, n in enumerate(self.names) if i != label_at], notes)
+        self.keys = np.zeros(self.kept, np.uint64)
+        kept: list[Feature] = []
         spec: list[dict[str, Any]] = []
-        missing: dict[str, np.ndarray] = {}
         dropped: list[dict[str, str]] = []
-        keys = np.zeros(len(self), np.uint64)
-        rows = len(self)
-        inputs = input_names(names, notes)
-        for name in names:
-            self.check_flat(name)
-            column = self.columns[name]
-            kind, why, values = self.classify(name, column, notes)
-            holes = np.isnan(values) if kind == "numeric" else values == None  # noqa: E711
-            share = float(holes.mean()) if rows else 0.0
-            distinct = (
-                len(np.unique(values[~holes])) if kind == "numeric" else len(set(values[~holes].tolist()))
-            )
-            if distinct == 0:
-                dropped.append({"name": name, "why": "no values"})
+        for i, name in enumerate(self.names):
+            if i == label_at:
                 continue
-            if distinct == 1:
-                dropped.append({"name": name, "why": "one value in every row" if not holes.any() else
-                                f"one value where it has any ({share:.0%} missing)"})  # fmt: skip
+            self.check_flat(i)
+            made = self.feature(i, inputs[name], rows, notes)
+            self.columns[i] = None  # its features are made: free the column
+            give_back_memory()
+            if isinstance(made, str):
+                dropped.append({"name": name, "why": made})
                 continue
-            if rows >= 20 and distinct == rows and kind == "string":
-                dropped.append({"name": name, "why": "a different string in every row (an id)"})
-                continue
-            if (
-                rows >= 20 and distinct == rows and kind == "numeric" and is_integer_valued(column.type)
-                and np.nanmax(values) - np.nanmin(values) == rows - 1
-            ):  # fmt: skip
-                dropped.append({"name": name, "why": "consecutive integers, one per row (a row id)"})
-                continue
-            keys = keys * np.uint64(1000003) ^ fingerprints(values).view(np.uint64)
-            if kind == "string":
-                if distinct > NEAR_UNIQUE_SHARE * rows:
-                    notes.append(
-                        f"column {name!r}: {distinct} distinct values in {rows} rows, nearly one per row: "
-                        "little a model can learn from it"
-                    )
-                values = values.copy()
-                values[holes] = ""
-            else:
-                missing[inputs[name]] = holes
-                values = values.astype(np.float32)
-            kept[inputs[name]] = values
-            spec.append({"name": inputs[name], "type": kind, "why": why, "missing": round(share, 4)})
-            if holes.any() and kind == "string":
-                notes.append(
-                    f"column {name!r}: {int(holes.sum())} of {rows} values missing ({share:.0%}), read as ''"
-                )
+            feature, why, share = made
+            kept.append(feature)
+            spec.append({"name": feature.name, "type": feature.kind, "why": why, "missing": round(share, 4)})
         if not kept:
             raise DataFormatError(
                 "No column is left to learn from: "
                 + "; ".join(f"{d['name']}: {d['why']}" for d in dropped)
                 + "."
             )
-        return kept, spec, missing, dropped, keys.view(np.int64)
+        self.keys = self.keys.view(np.int64)
+        return kept, spec, dropped
 
-    def classify(self, name: str, column: pa.ChunkedArray, notes: list[str]) -> tuple[str, str, np.ndarray]:
-        """(numeric or string, why, values): numbers stay numbers (not finite ones become NaN);
-        strings that are numbers but for a few cells become numbers, those cells reported."""
-        if is_number(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
-            values = self.values(name)
-            infinite = np.isinf(values)
-            if infinite.any():
-                where = ", ".join(f"{self.line(i)} ({values[i]:g})" for i in np.flatnonzero(infinite)[:SHOWN])
-                notes.append(
-                    f"column {name!r}: {int(infinite.sum())} values not finite, read as missing: {where}"
-                )
-                values = np.where(infinite, np.nan, values)
-            return "numeric", f"{column.type} values, normalised with the train mean and variance", values
-        strings, _ = self.strings(name)
-        present = strings != None  # noqa: E711
-        numbers = as_numbers(strings)
-        bad = present & np.isnan(numbers)
-        parsed = present & ~bad
-        if bad.any() and parsed.sum() and bad.sum() <= MAX_BAD_NUMBER_SHARE * present.sum():
-            where = ", ".join(f"{self.line(i)} ({strings[i]!r})" for i in np.flatnonzero(bad)[:SHOWN])
+    def feature(
+        self, i: int, input_name: str, rows: dict[str, np.ndarray], notes: list[str]
+    ) -> tuple[Feature, str, float] | str:
+        """Column `i` as a `Feature` (with why and its missing share), or why it is left out."""
+        if self.is_numeric(i):
+            values = self.finite(i, self.numbers(i), notes)
+            return self.numeric(i, input_name, values, f"{self.types[i]} values", rows, notes)
+        distinct, codes, _ = self.encoded(i)
+        counts = np.bincount(codes + 1, minlength=len(distinct) + 1)[1:]  # rows of each distinct value
+        parsed_values = as_numbers(distinct)
+        not_number = np.isnan(parsed_values)
+        present, bad = int(counts.sum()), int(counts[not_number].sum())
+        share = f"{(present - bad) / max(present, 1):.0%}"
+        name = self.names[i]
+        if bad and bad < present and bad <= MAX_BAD_NUMBER_SHARE * present:
+            cells = np.flatnonzero(np.append(not_number, False)[codes])
+            shown = ", ".join(f"{self.where(k)} ({distinct[codes[k]]!r})" for k in cells[:SHOWN])
+            more = " ..." if bad > SHOWN else ""
+            notes.append(f"column {name!r}: numbers but for {bad} cells, read as missing: {shown}{more}")
+            values = self.finite(i, np.append(parsed_values, np.nan)[codes], notes)
+            return self.numeric(i, input_name, values, f"numbers in {share} of its values", rows, notes)
+        if bad and bad < 0.5 * present:
+            example = distinct[np.flatnonzero(not_number & (counts > 0))[0]]
             notes.append(
-                f"column {name!r}: numbers but for {int(bad.sum())} cells, read as missing: {where}"
-                + (" ..." if bad.sum() > SHOWN else "")
+                f"column {name!r}: {share} of its values are numbers, but {bad} are not "
+                f"(e.g. {example!r}), so it is read as strings"
             )
-            infinite = np.isinf(numbers)
-            numbers[infinite] = np.nan
-            return (
-                "numeric",
-                f"numbers in {parsed.mean():.0%} of rows, normalised with the train mean and variance",
-                numbers,
-            )
-        if parsed.sum() > 0.5 * present.sum() and bad.any():
-            example = strings[np.flatnonzero(bad)[0]]
+        return self.string(i, input_name, distinct, codes, counts, rows, notes)
+
+    def finite(self, i: int, values: np.ndarray, notes: list[str]) -> np.ndarray:
+        """`values` with infinities as missing values, noted with where they are."""
+        infinite = np.isinf(values)
+        if not infinite.any():
+            return values
+        where = ", ".join(f"{self.where(k)} ({values[k]:g})" for k in np.flatnonzero(infinite)[:SHOWN])
+        notes.append(
+            f"column {self.names[i]!r}: {int(infinite.sum())} values not finite, read as missing: {where}"
+        )
+        return np.where(infinite, np.nan, values)
+
+    def numeric(
+        self,
+        i: int,
+        input_name: str,
+        values: np.ndarray,
+        what: str,
+        rows: dict[str, np.ndarray],
+        notes: list[str],
+    ) -> tuple[Feature, str, float] | str:
+        """A numeric feature: split, its missing values filled with the train median."""
+        holes = np.isnan(values)
+        if holes.all():
+            return "no values"
+        low, high = np.nanmin(values), np.nanmax(values)
+        if low == high:
+            return constant(holes)
+        total = len(values)
+        if (
+            total >= 20 and not holes.any() and pa.types.is_integer(self.types[i])
+            and high - low == total - 1 and len(np.unique(values)) == total
+        ):  # fmt: skip
+            return "consecutive integers, one per row (a row id)"
+        bits = values.astype(np.float64).view(np.uint64)
+        bits[holes] = 1  # every missing value alike (NaN has many bit patterns)
+        mix(self.keys, bits)
+        del bits
+        values = values.astype(np.float32, copy=False)
+        parts = {s: values[r] for s, r in rows.items()}
+        del values
+        gaps = {s: holes[r] for s, r in rows.items()}
+        train = parts["train"][~gaps["train"]]
+        median = float(np.median(train)) if len(train) else 0.0
+        for s in parts:
+            parts[s][gaps[s]] = median
+        if holes.any():
             notes.append(
-                f"column {name!r}: {parsed.sum() / present.sum():.0%} of its values are numbers, but "
-                f"{int(bad.sum())} are not (e.g. {example!r}), so it is read as strings"
+                f"column {input_name!r}: {int(holes.sum())} missing values set to the train median "
+                f"{median:.4g}"
             )
-        distinct = len(set(strings[present].tolist()))
-        return "string", f"{distinct} distinct values, looked up in the train vocabulary", strings
+        why = f"{what}, normalised with the train mean and variance"
+        return Feature(input_name, "numeric", median, parts, gaps), why, float(holes.mean())
+
+    def string(
+        self,
+        i: int,
+        input_name: str,
+        distinct: np.ndarray,
+        codes: np.ndarray,
+        counts: np.ndarray,
+        rows: dict[str, np.ndarray],
+        notes: list[str],
+    ) -> tuple[Feature, str, float] | str:
+        """A string feature: split, missing values as "" (an unseen value to the model's lookup)."""
+        holes, name, total = codes < 0, self.names[i], len(codes)
+        count = int(np.count_nonzero(counts))
+        if count == 0:
+            return "no values"
+        if count == 1:
+            return constant(holes)
+        if total >= 20 and count == total:
+            return "a different string in every row (an id)"
+        if count > NEAR_UNIQUE_SHARE * total:
+            notes.append(
+                f"column {name!r}: {count} distinct values in {total} rows, nearly one per row: "
+                "little to learn"
+            )
+        if holes.any():
+            notes.append(
+                f"column {name!r}: {int(holes.sum())} of {total} values missing ({holes.mean():.0%}), "
+                "read as ''"
+            )
+        mix(self.keys, np.append(fingerprints(distinct).view(np.uint64), np.uint64(0))[codes])
+        values = np.append(distinct, "")[codes]
+        why = f"{count} distinct values, looked up in the train vocabulary"
+        return (
+            Feature(input_name, "string", "", {s: values[r] for s, r in rows.items()}, {}),
+            why,
+            float(holes.mean()),
+        )
+
+    def check_flat(self, i: int) -> None:
+        kind = self.types[i]
+        if pa.types.is_nested(kind):
+            raise DataFormatError(f"Column {self.names[i]!r} holds {kind} values; give one value per cell.")
 
 
-def is_number(kind: pa.DataType) -> bool:
-    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+def constant(holes: np.ndarray) -> str:
+    return (
+        "one value in every row"
+        if not holes.any()
+        else f"one value where it has any ({holes.mean():.0%} missing)"
+    )
 
 
-def is_integer_valued(kind: pa.DataType) -> bool:
-    return pa.types.is_integer(kind)
+def as_chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+
+
+def mix(keys: np.ndarray, values: np.ndarray) -> None:
+    """Fold one column's 64-bit values into each row's fingerprint, in place (FNV-style, wrapping)."""
+    np.bitwise_xor(keys, values, out=keys)
+    np.multiply(keys, np.uint64(1099511628211), out=keys)
 
 
 def as_numbers(strings: np.ndarray) -> np.ndarray:
-    """Each string as a float (NaN where it is not a number), parsing each distinct value once."""
-    present = strings != None  # noqa: E711
-    out = np.full(len(strings), np.nan)
-    if present.any():
-        distinct, codes = np.unique(strings[present].astype(str), return_inverse=True)
-        out[present] = pd.to_numeric(pd.Series(distinct), errors="coerce").to_numpy(np.float64)[codes]
-    return out
-
-
-def label_missing(values: np.ndarray) -> np.ndarray:
-    """Rows whose label is empty, or for numbers NaN or not finite."""
-    if values.dtype == object:
-        return np.array(
-            [v is None or (isinstance(v, str) and not v.strip()) for v in values.tolist()], dtype=bool
-        )
-    return ~np.isfinite(values)
-
-
-def class_names_of(values: np.ndarray) -> np.ndarray:
-    """Labels as class names: strings as they are, integral numbers without a decimal point."""
-    if values.dtype != object:
-        return np.array(
-            [f"{v:g}" if float(v).is_integer() else repr(float(v)) for v in values.tolist()], dtype=object
-        )
-    return values
-
-
-def check_unseen(root: Path, names: np.ndarray, split: np.ndarray, class_names: Sequence[str]) -> None:
-    train = set(names[(split == "train") | (split == "all")].tolist())
-    for held in ("validation", "test"):
-        unseen = sorted(set(names[split == held].tolist()) - train)
-        if unseen:
-            raise DataFormatError(
-                f"{root}: label {unseen[0]!r} is in the {held} file but never in train; "
-                "a model cannot learn a class it never sees."
-            )
-
-
-def numbers_of(root: Path, column: str, values: np.ndarray) -> np.ndarray:
-    """A regression target as float32; a value that is not a number is refused."""
-    numbers = as_numbers(values) if values.dtype == object else values
-    if np.isnan(numbers).any():
-        bad = values[np.isnan(numbers)][0]
-        raise DataFormatError(
-            f"{root}: regression target {column!r} has values that are not numbers, e.g. {bad!r}; "
-            "pass task='classification' for labels."
-        )
-    return numbers.astype(np.float32)
+    """Each string as a float (NaN where it is not a number)."""
+    if len(strings) == 0:
+        return np.zeros(0)
+    return pd.to_numeric(pd.Series(strings, dtype=object), errors="coerce").to_numpy(np.float64)
 
 
 def class_order(label: str) -> tuple:
@@ -685,29 +881,20 @@ def find_column(
     )
 
 
-def looks_like_text(table: Rows, columns: list[str], label_column: str) -> bool:
+def looks_like_text(table: Rows, label_at: int) -> bool:
     """A table whose features are one or two columns, one of them prose (several words a row)."""
-    features = [c for c in columns if c != label_column]
+    features = [i for i in range(len(table.names)) if i != label_at]
     if len(features) > 2:
         return False
-    for name in [c for c in features if c in table.string_columns()]:
-        column = table.columns[name]
-        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-            column = pa.array([v for v in table.strings(name, replace=True)[0].tolist()], pa.string())
-        words = pc.mean(pc.list_value_length(pc.utf8_split_whitespace(pc.cast(column, pa.string())))).as_py()
-        if words is not None and words >= TEXT_MIN_WORDS:
+    for i in features:
+        if table.is_numeric(i):
+            continue
+        distinct, codes, _ = table.encoded(i, replace=True)
+        words = np.array([len(str(v).split()) for v in distinct.tolist()], dtype=np.float64)
+        present = codes[codes >= 0]
+        if len(present) and words[present].mean() >= TEXT_MIN_WORDS:
             return True
     return False
-
-
-def infer_task(labels: np.ndarray, kind: str) -> str:
-    """classification for strings and few distinct integers; regression otherwise."""
-    if kind == "text" or labels.dtype == object:
-        return "classification"
-    integral = bool(np.all(np.mod(labels, 1) == 0))
-    return (
-        "classification" if integral and len(np.unique(labels)) <= MAX_CLASSES_FROM_NUMBERS else "regression"
-    )
 
 
 def input_names(headers: list[str], notes: list[str]) -> dict[str, str]:
@@ -725,28 +912,3 @@ def input_names(headers: list[str], notes: list[str]) -> dict[str, str]:
     if changed:
         notes.append(f"{len(changed)} columns renamed to valid input names: {', '.join(changed)}")
     return names
-
-
-def fill_missing(
-    splits: dict[str, Split], spec: list[dict[str, Any]], notes: list[str]
-) -> tuple[Column, ...]:
-    """Replace missing numbers by the train median (strings are already ""); the fills become
-    the columns' defaults in the served graph too."""
-    columns = []
-    for column in spec:
-        name = column["name"]
-        if column["type"] == "string":
-            columns.append(Column(name, "string", ""))
-            continue
-        train = splits["train"].features[name]
-        median = float(np.nanmedian(train)) if not np.all(np.isnan(train)) else 0.0
-        missing = 0
-        for part in splits.values():
-            values = part.features[name]
-            holes = np.isnan(values)
-            missing += int(holes.sum())
-            values[holes] = median
-        if missing:
-            notes.append(f"column {name!r}: {missing} missing values set to the train median {median:.4g}")
-        columns.append(Column(name, "numeric", median))
-    return tuple(columns)

@@ -52,7 +52,9 @@ def read(root: Path, options: ReadOptions) -> FileData:
                 labels.append(label)
                 ids.append(str(file.relative_to(root)))
         values = np.array(texts, dtype=object)
-        parts[split] = Split(values, np.array(labels, dtype=np.int64), ids, fingerprints(values))
+        parts[split] = Split(
+            values, np.array(labels, dtype=np.int64), np.array(ids, dtype=object), fingerprints(values)
+        )
     note = check_undecodable(root, replaced, total, "files", options.encoding)
     notes = [note] if note else []
     check_texts(root, np.concatenate([p.features for p in parts.values()]), notes)
