@@ -23,6 +23,7 @@ from modelzoo.data.files import (
     class_folders,
     fingerprints,
     labels_from,
+    relative,
     text_info,
 )
 
@@ -41,7 +42,7 @@ def read(root: Path, options: ReadOptions) -> FileData:
         for class_name, files in classes.items():
             label = check_known(class_name, class_names, split, root)
             for file in files:
-                raw = file.read_bytes()
+                raw = Path(file).read_bytes()
                 try:
                     text = raw.decode(encoding)
                 except UnicodeDecodeError:
@@ -50,7 +51,7 @@ def read(root: Path, options: ReadOptions) -> FileData:
                 total += 1
                 texts.append(text)
                 labels.append(label)
-                ids.append(str(file.relative_to(root)))
+                ids.append(relative(file, root))
         values = np.array(texts, dtype=object)
         parts[split] = Split(
             values, np.array(labels, dtype=np.int64), np.array(ids, dtype=object), fingerprints(values)
@@ -59,7 +60,7 @@ def read(root: Path, options: ReadOptions) -> FileData:
     notes = [note] if note else []
     check_texts(root, np.concatenate([p.features for p in parts.values()]), notes)
     splits, split_rule = assign_splits(parts, options.seed)
-    skipped = [{"file": str(f.relative_to(root)), "why": "not a .txt file"} for f in others]
+    skipped = [{"file": relative(f, root), "why": "not a .txt file"} for f in others]
     report = base_report(root, "text", layout, split_rule, skipped)
     report["notes"] += notes
     return FileData(text_info(options.name, root, class_names), root, "text", splits, report)
