@@ -218,48 +218,52 @@ def test_steps_per_execution_never_exceeds_an_epoch():
     assert model.steps_per_execution == 1
 
 
-def test_ctrl_c_during_training_says_how_to_resume(tmp_path):
-    # Started as from a terminal: a shell that runs this suite in the background (`pytest &`, nohup)
-    # starts it with SIGINT ignored, children inherit that, and Python then raises no KeyboardInterrupt.
+def interrupted_train(tmp_path, size: int, ready) -> tuple[int, str]:
+    """`modelzoo train mlp_digits` (batches of `size`) started as from a terminal, sent SIGINT once
+    `ready()` holds: its exit status and stderr. A shell that runs this suite in the background (`pytest &`,
+    nohup) starts it with SIGINT ignored, children inherit that, and Python then raises no
+    KeyboardInterrupt: the child restores Python's handler. Output goes to files (no pipe to fill)."""
     as_from_a_terminal = (
         "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "from modelzoo.cli import main; sys.exit(main())"
     )
-    child = subprocess.Popen(
-        [sys.executable, "-c", as_from_a_terminal, "train", "mlp_digits", "--set", "batch_size=2"],
-        cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not list((tmp_path / "runs").glob("*/*/backup/state.json")):  # the first epoch committed
-        assert time.monotonic() < deadline and child.poll() is None
-        time.sleep(0.1)
-    child.send_signal(signal.SIGINT)
-    _, stderr = child.communicate(timeout=120)
-    assert child.returncode == 130, stderr[-2000:]
+    with open(tmp_path / "out.log", "w") as out, open(tmp_path / "err.log", "w") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-c", as_from_a_terminal, "train", "mlp_digits", f"--set=batch_size={size}"],
+            cwd=tmp_path, env={**ENV, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=err,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 300
+            while not ready():
+                assert time.monotonic() < deadline and child.poll() is None, (
+                    tmp_path / "err.log"
+                ).read_text()
+                time.sleep(0.05)
+            child.send_signal(signal.SIGINT)
+            child.wait(timeout=120)
+        finally:
+            child.kill()
+    return child.returncode, (tmp_path / "err.log").read_text()
+
+
+def test_ctrl_c_during_training_says_how_to_resume(tmp_path):
+    status, stderr = interrupted_train(
+        tmp_path,
+        2,
+        lambda: bool(list((tmp_path / "runs").glob("*/*/backup/state.json"))),  # epoch 1 committed
+    )
+    assert status == 130 and "Traceback" not in stderr, stderr[-2000:]
     assert stderr.strip().splitlines()[-1] == (
         "modelzoo train: interrupted; run the same command again to resume after the last finished epoch."
     )
-    assert "Traceback" not in stderr
 
 
 def test_ctrl_c_before_the_first_epoch_is_not_offered_a_resume(tmp_path):
-    as_from_a_terminal = (
-        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-        "from modelzoo.cli import main; sys.exit(main())"
+    log = tmp_path / "out.log"
+    status, stderr = interrupted_train(
+        tmp_path, 1, lambda: log.is_file() and "Run folder:" in log.read_text()
     )
-    child = subprocess.Popen(
-        [sys.executable, "-c", as_from_a_terminal, "train", "mlp_digits", "--set", "batch_size=1"],
-        cwd=tmp_path, env={**ENV, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        while not (line := child.stdout.readline()).startswith("Run folder:"):
-            assert line, child.stderr.read()[-2000:]
-        child.send_signal(signal.SIGINT)
-        _, stderr = child.communicate(timeout=120)
-    finally:
-        child.kill()
-    assert child.returncode == 130 and stderr.strip().splitlines()[-1] == (
+    assert status == 130 and stderr.strip().splitlines()[-1] == (
         "modelzoo train: interrupted before the first epoch finished; nothing was kept to resume."
     ), stderr[-2000:]
 

@@ -284,3 +284,40 @@ def test_carving_draws_the_rows_scikit_learn_draws():
         stratify = labels if counts[counts > 0].min() >= 2 and held >= np.count_nonzero(counts) else None
         keep, out = train_test_split(np.arange(size), test_size=held, random_state=seed, stratify=stratify)
         assert [a.tolist() for a in carve(labels, fraction, seed, True)] == [sorted(keep), sorted(out)]
+
+
+def test_usage_errors_are_two_lines_and_urls_and_blocked_export_dirs_are_refused_first(tmp_path):
+    result = run_cli("train", "mlp_digits", "--epochs", "many", cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 2 and lines[0].startswith("usage: modelzoo train")
+    assert lines[1] == "modelzoo train: error: argument --epochs: invalid int value: 'many'"
+    with pytest.raises(modelzoo.errors.DataNotFoundError, match="https://example.com/cats.zip is a URL"):
+        modelzoo.load_files("https://example.com/cats.zip")
+    (tmp_path / "blocker").write_text("a file")
+    blocked = run_cli("train", "mlp_digits", "--export-dir", "blocker/models", cwd=tmp_path)
+    one_line_exit_2(blocked, "blocker is a file, not a folder")
+    assert not (tmp_path / "runs").exists(), "refused before a run folder or an epoch"
+
+
+def test_api_errors_are_modelzoo_errors(tmp_path):
+    model = modelzoo.build("mlp_digits")
+    modelzoo.export(model, export_dir=tmp_path, version=1)
+    with pytest.raises(modelzoo.ModelZooError, match="already exists; pick another version"):
+        modelzoo.export(model, export_dir=tmp_path, version=1)
+    from modelzoo import serving
+
+    with pytest.raises(modelzoo.ModelZooError, match="same number of examples"):
+        serving.rest_payload({"a": [1, 2], "b": [1]})
+    with pytest.raises(modelzoo.ModelZooError, match="answered with an error: no such model"):
+        serving.parse_response({"error": "no such model"})
+
+
+def test_long_class_names_are_turned_on_the_confusion_matrix():
+    from modelzoo.evaluation import Report, confusion_figure
+
+    names = ("T-shirt/top", "Trouser", "Ankle boot")
+    report = Report(name="m", split="test", examples=3, class_names=names, metrics={}, regression=None,
+                    mistakes=(), predictions=None, per_class={}, averages={},
+                    confusion_matrix=np.eye(3, dtype=int).tolist(), binary=None)  # fmt: skip
+    (ax,) = confusion_figure(report).axes
+    assert {label.get_rotation() for label in ax.get_xticklabels()} == {45.0}

@@ -128,7 +128,7 @@ def read(root: Path, options: ReadOptions) -> FileData:
     if decoding.shape == info.input_shape:
         index_of = {path: i for i, path in enumerate(paths)}
         for split, part in splits.items():
-            array = cached(part, np.array([index_of[p] for p in part.features.tolist()]), decoding)
+            array = cached(part, np.array([index_of[p] for p in part.features.tolist()], np.int64), decoding)
             if array is not None:
                 data.decoded[(split, info.input_shape)] = array
     return data
