@@ -236,8 +236,8 @@ def first_line(err: Exception) -> str:
 def columns_of(
     path: Path, schema: pa.Schema, batches: Any, expected: int, undecodable: Sequence[int] = ()
 ) -> Read:
-    """Record batches as one file's columns: numbers written block by block into one float64
-    array per column (sized for `expected` rows, grown if more come), anything else kept as
+    """Record batches as one file's columns: numbers written block by block into one array per
+    column (`Floats`, sized for `expected` rows, grown if more come), anything else kept as
     pyarrow arrays. A block's buffers go back to the system once it is converted."""
     names = list(schema.names)
     types = [f.type for f in schema]
@@ -249,7 +249,7 @@ def columns_of(
                 numbers[i].add(as_float(array))
             else:
                 chunks[i].append(array)
-        del batch, array
+        del batch
         pa.default_memory_pool().release_unused()
     columns = [
         numbers[i].array() if i in numbers else pa.chunked_array(chunks[i], type=types[i])
@@ -311,23 +311,26 @@ def read_delimited(path: Path, delimiter: str, encoding: str | None) -> Read:
     block = BLOCK
     while True:
         try:
-            reader = csv.open_csv(
-                pa.OSFile(str(path)),  # read, not memory-mapped: the file's pages stay out of this process
-                read_options=csv.ReadOptions(
-                    encoding=encoding or "utf8", block_size=block, use_threads=False
-                ),
-                parse_options=csv.ParseOptions(
-                    delimiter=delimiter, quote_char=False if tsv else '"', newlines_in_values=not tsv
-                ),
-                convert_options=csv.ConvertOptions(strings_can_be_null=True, column_types=strings),
-            )
-            try:
-                first = [reader.read_next_batch()]
-            except StopIteration:  # a header and no rows
-                first = []
-            rows = first[0].num_rows if first else 0
-            expected = int(rows * path.stat().st_size / block * 1.05)  # from the first block's rows
-            return columns_of(path, reader.schema, itertools.chain(first, reader), expected)
+            with pa.OSFile(
+                str(path)
+            ) as source:  # read, not memory-mapped: its pages stay out of this process
+                reader = csv.open_csv(
+                    source,
+                    read_options=csv.ReadOptions(
+                        encoding=encoding or "utf8", block_size=block, use_threads=False
+                    ),
+                    parse_options=csv.ParseOptions(
+                        delimiter=delimiter, quote_char=False if tsv else '"', newlines_in_values=not tsv
+                    ),
+                    convert_options=csv.ConvertOptions(strings_can_be_null=True, column_types=strings),
+                )
+                try:
+                    first = [reader.read_next_batch()]
+                except StopIteration:  # a header and no rows
+                    first = []
+                rows = first[0].num_rows if first else 0
+                expected = int(rows * path.stat().st_size / block * 1.05)  # from the first block's rows
+                return columns_of(path, reader.schema, itertools.chain(first, reader), expected)
         except pa.ArrowInvalid as err:
             text = str(err)
             drift = re.search(r"In CSV column #(\d+): CSV conversion error to \w+", text)
