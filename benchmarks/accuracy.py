@@ -43,8 +43,9 @@ import tensorflow as tf  # noqa: E402
 import modelzoo  # noqa: E402
 from modelzoo import atomic  # noqa: E402
 from modelzoo.cli import parse_sets  # noqa: E402
-from modelzoo.registry import Target, measurements  # noqa: E402
+from modelzoo.registry import Target  # noqa: E402
 from modelzoo.training import Reproduction, quick_entries, reproduce  # noqa: E402
+from modelzoo.zoo import measurements  # noqa: E402
 
 MEASURED = ROOT / "modelzoo" / "measured.json"
 DOCS = ROOT / "docs" / "model_zoo.md"

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import modelzoo  # noqa: E402
-from modelzoo.registry import get_entry  # noqa: E402
+from modelzoo.zoo import get_entry  # noqa: E402
 
 ROW = "{:<72} {:>10} {:>8} {:>7} {:>10}"
 TUNINGS = ({"jit_compile": True}, {"steps_per_execution": 1}, {"batch_size": 128})

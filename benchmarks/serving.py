@@ -38,7 +38,7 @@ from modelzoo.cli import parse_sets  # noqa: E402
 from modelzoo.data import DatasetInfo  # noqa: E402
 from modelzoo.export import serving_outputs  # noqa: E402
 from modelzoo.models.common import PADDINGS  # noqa: E402
-from modelzoo.registry import get_entry  # noqa: E402
+from modelzoo.zoo import get_entry  # noqa: E402
 
 ENTRIES = ("mlp_digits", "cnn_digits", "mlp_breast_cancer", "rnn_sst2", "transformer_sst2", "bert_sst2")
 ROW = "{:<18} {:<10} {:>5}  {:>9} {:>7}  {:>12}  {:>10} {:>7}  {:>5}  {:>6}"

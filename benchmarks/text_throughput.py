@@ -37,8 +37,8 @@ import tensorflow as tf  # noqa: E402
 import modelzoo  # noqa: E402
 from modelzoo.cli import parse_sets  # noqa: E402
 from modelzoo.errors import DataNotFoundError  # noqa: E402
-from modelzoo.registry import record_of  # noqa: E402
 from modelzoo.training import split_of  # noqa: E402
+from modelzoo.zoo import record_of  # noqa: E402
 
 ROW = "{:<18} {:<10} {:>6} {:>11} {:>14} {:>8} {:>10} {:>8}"
 PADDING_GOAL, SPEEDUP_GOAL = 1.3, 3.0

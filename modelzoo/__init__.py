@@ -40,19 +40,9 @@ _EXPORTS = {
     "modelzoo.evaluation": ("Report",),
     "modelzoo.export": ("export",),
     "modelzoo.recipes": ("RECIPES", "Recipe"),
-    "modelzoo.registry": (
-        "Choice",
-        "Float",
-        "Int",
-        "Target",
-        "build",
-        "describe",
-        "list_architectures",
-        "list_models",
-        "register",
-        "search_space",
-    ),
-    "modelzoo.training": ("evaluate", "fit", "load_checkpoint"),
+    "modelzoo.registry": ("Choice", "Float", "Int", "Target", "register", "search_space"),
+    "modelzoo.training": ("evaluate", "fit", "train_evaluate_export"),
+    "modelzoo.zoo": ("build", "describe", "list_architectures", "list_models", "load_checkpoint"),
     "modelzoo.tuning": ("tune",),
 }
 """Where each public name lives. They are imported on first use (PEP 562), so `modelzoo --help`

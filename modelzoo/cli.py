@@ -32,7 +32,7 @@ def parse_sets(name: str, pairs: list[str]) -> dict:
     """`--set key=value` pairs, parsed by the type each key has in the entry or recipe."""
     from modelzoo.errors import InvalidValueError
     from modelzoo.fields import parse_value
-    from modelzoo.registry import get_entry
+    from modelzoo.zoo import get_entry
 
     entry = get_entry(name)
     overrides = {}
@@ -64,7 +64,7 @@ def load_user_data(args: argparse.Namespace):
     the kind of data follows the architecture when the files alone do not say (a CSV is a table
     for mlp, text for rnn)."""
     from modelzoo.data import load_files
-    from modelzoo.registry import get_entry
+    from modelzoo.zoo import get_entry
 
     entry = get_entry(args.name)
     kind = args.kind or (entry.takes[0] if len(entry.takes) == 1 else None)
@@ -93,7 +93,7 @@ def refuse_unused_data_dir(info, data_dir: str | None) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from modelzoo.registry import get_entry, list_architectures, list_models, measurements, parameter_count
+    from modelzoo.zoo import get_entry, list_architectures, list_models, measurements, parameter_count
 
     names = list_models(
         args.pattern, family=args.family, task=args.task, dataset=args.dataset, max_params=args.max_params
@@ -113,7 +113,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
-    from modelzoo.registry import describe
+    from modelzoo.zoo import describe
 
     print(describe(args.name))
 
@@ -123,10 +123,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     from modelzoo.data import data_source
     from modelzoo.errors import InvalidValueError
     from modelzoo.export import check_export_dir
-    from modelzoo.registry import build, record_of
     from modelzoo.tfstartup import devices_initialised_quietly
-    from modelzoo.training import find_unfinished, run_config, split_of, train_evaluate_export
+    from modelzoo.training import run_config, split_of, train_evaluate_export
     from modelzoo.tuning import read_best
+    from modelzoo.zoo import build, record_of
 
     if args.export_dir:
         check_export_dir(Path(args.export_dir))
@@ -151,7 +151,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise InvalidValueError(f"Nothing to resume in {args.resume}: it holds no unfinished run.")
     run_dir = Path(args.resume or args.run_dir or "")
     if not (args.resume or args.run_dir):
-        unfinished = find_unfinished(Path(args.runs_dir), run_config(model, record))
+        unfinished = runs.find_unfinished(Path(args.runs_dir), run_config(model, record))
         run_dir = unfinished or runs.new_run_dir(Path(args.runs_dir), record.name)
     runs.RESUMABLE.append(lambda: runs.committed_epochs(run_dir) > 0)
     with runs.lock(distribute.worker_dir(run_dir, strategy)):
@@ -229,8 +229,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from modelzoo import runs
-    from modelzoo.registry import get_entry, record_of
-    from modelzoo.training import evaluate, load_checkpoint
+    from modelzoo.training import evaluate
+    from modelzoo.zoo import get_entry, load_checkpoint, record_of
 
     folder = folder_of(Path(args.checkpoint))
     held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint))
@@ -248,8 +248,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from modelzoo.errors import InvalidValueError
     from modelzoo.export import check_export_dir, export, version_folder
-    from modelzoo.registry import get_entry, record_of
-    from modelzoo.training import load_checkpoint
+    from modelzoo.zoo import get_entry, load_checkpoint, record_of
 
     held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint))
     check_export_dir(Path(args.export_dir))

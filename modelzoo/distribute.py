@@ -1,6 +1,6 @@
 """`tf.distribute` strategies by name, and what a run needs to know about the one it runs under.
 
-The model is built and compiled inside `strategy.scope()` (see `registry.build`); the recipe's batch
+The model is built and compiled inside `strategy.scope()` (see `zoo.build`); the recipe's batch
 size is per replica, so the global batch is `batch_size * num_replicas_in_sync`. Learning rates are
 not scaled unless asked (`scale_learning_rate`: the linear rule, Goyal et al. 2017, lr x replicas).
 

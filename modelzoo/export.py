@@ -37,7 +37,9 @@ from modelzoo import atomic
 from modelzoo.data import Column, DatasetInfo, data_source, load_dataset
 from modelzoo.data.images import decode_image
 from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
-from modelzoo.registry import BuildRecord, client_inputs, get_entry, record_of, weights_of
+from modelzoo.registry import client_inputs
+from modelzoo.runs import versions
+from modelzoo.zoo import BuildRecord, get_entry, record_of, weights_of
 
 DEFAULT_EXPORT_DIR = "saved_models"
 SERVING_MODELS_ROOT = "/models"
@@ -411,8 +413,6 @@ def write_model_card(
 ) -> None:
     """`assets.extra/model_card.json` and `README.md`: what this artifact is and how to call it
     (`served`: the written SavedModel's signatures)."""
-    from modelzoo.training import versions
-
     recipe = record.recipe.to_dict()
     signatures = signature_specs(served)
     card: dict[str, Any] = {

@@ -1,37 +1,34 @@
-"""The model registry: entries are declared with `@register` beside the code that builds them.
+"""The model registry: names, entries, their specs and search spaces. Entries are declared with
+`@register` beside the code that builds them (`modelzoo/models/<family>.py`).
 
 An *architecture* (`cnn`, `mlp`, `rnn`, ...) is a builder that makes a model for any dataset
 description (`DatasetInfo`) of the kinds it takes. An *entry* (`cnn_mnist`) is an architecture with
 tuned hyperparameters, a recipe and a target on one dataset. Both are registered with `@register`;
-an architecture has no dataset of its own. `build(name, data=..., **overrides)` checks the overrides
-against the builder's signature and the `Recipe` fields, builds for the data's description (a
-user's files, `modelzoo.load_files`) or the entry's own dataset, and compiles.
+an architecture has no dataset of its own.
+
+This module is a leaf: it imports no model family and nothing that builds. `modelzoo.zoo` imports
+the families (and those of installed plug-ins) and builds, lists and describes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import functools
-import hashlib
 import inspect
-import json
-import os
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import tensorflow as tf
 
-from modelzoo import distribute
-from modelzoo.data import DatasetInfo, FileData, dataset_info, load_dataset
-from modelzoo.errors import InvalidValueError, ModelZooError, unknown_name
+from modelzoo.data.catalog import DatasetInfo, dataset_info
+from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
 from modelzoo.recipes import Recipe
+
+if TYPE_CHECKING:
+    from modelzoo.data.files import FileData
 
 Builder = Callable[..., keras.Model]
 ADAPT_PARAM = "adapt_data"
@@ -244,38 +241,6 @@ class Entry:
             raise unknown_name("override", key, types, where=f"for {self.name}")
         return types[key]
 
-    def instantiate(
-        self,
-        hparams: Mapping[str, Any],
-        *,
-        data: FileData | None = None,
-        adapt_data: tf.data.Dataset | None = None,
-        data_dir: str | None = None,
-        adapt: bool = True,
-    ) -> keras.Model:
-        """Call the builder for `data`'s description (else the entry's dataset). With `adapt`,
-        preprocessing layers are adapted on `adapt_data`, by default the features of the training
-        split, loaded only if a layer asks."""
-        info, data = self.info_for(data)
-        kwargs = dict(hparams)
-        if ADAPT_PARAM in inspect.signature(self.builder).parameters:
-            if adapt_data is not None:
-                kwargs[ADAPT_PARAM] = lambda: adapt_data
-            elif adapt and data is not None:
-                kwargs[ADAPT_PARAM] = lambda: data.dataset("train", 256).map(lambda features, label: features)
-            elif adapt:
-                kwargs[ADAPT_PARAM] = lambda: load_dataset(
-                    self.dataset, "train", batch_size=256, data_dir=data_dir
-                ).map(lambda features, label: features)
-            else:
-                kwargs[ADAPT_PARAM] = None
-        try:
-            return self.builder(info, model_name(self.name, info), **kwargs)
-        except ModelZooError:  # the data read for adapting was wrong: its own message says how
-            raise
-        except ValueError as err:
-            raise InvalidValueError(f"Cannot build {self.name} with {dict(hparams)}: {err}") from None
-
 
 def model_name(entry: str, info: DatasetInfo) -> str:
     """An entry's own name, or `<entry>_<data>` for a model of a user's data (`cnn_photos`):
@@ -284,12 +249,10 @@ def model_name(entry: str, info: DatasetInfo) -> str:
     if info.source != "files":
         return entry
     name = f"{entry}_{info.name}"
-    _load_builtin_models()
     return f"{name}_files" if name in _REGISTRY else name
 
 
 def architectures_for(kind: str) -> list[str]:
-    _load_builtin_models()
     return sorted(n for n, e in _REGISTRY.items() if e.is_architecture and kind in e.takes)
 
 
@@ -365,6 +328,23 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, Entry] = {}
+_BEFORE_LOADING: list[Callable[[], Any]] = []
+Hook = typing.TypeVar("Hook", bound=Callable[[], Any])
+
+
+def before_loading(hook: Hook) -> Hook:
+    """Declare a function run before any checkpoint is loaded: a family whose models are of
+    their own Keras class (keras-hub tasks) registers that class with Keras there, so a
+    checkpoint can name it. Loading code runs the hooks and names no family."""
+    _BEFORE_LOADING.append(hook)
+    return hook
+
+
+def run_loading_hooks() -> None:
+    for hook in _BEFORE_LOADING:
+        hook()
+
+
 _TAKES: dict[Builder, tuple[str, ...]] = {}
 """What each builder takes, declared once on its architecture and shared by its entries."""
 
@@ -430,176 +410,21 @@ def register(
             description=description or (inspect.getdoc(builder) or "").split("\n")[0],
             takes=tuple(kinds),
         )
-        _probe.cache_clear()
         return builder
 
     return decorator
 
 
+def entries() -> Mapping[str, Entry]:
+    """Every registered entry and architecture by name (those of the families imported so far)."""
+    return _REGISTRY
+
+
 def get_entry(name: str) -> Entry:
     """The registered entry, or an error listing valid names and the closest matches."""
-    _load_builtin_models()
     if name not in _REGISTRY:
         raise unknown_name("model", name, _REGISTRY)
     return _REGISTRY[name]
-
-
-def build(
-    name: str,
-    *,
-    data: FileData | None = None,
-    data_dir: str | None = None,
-    adapt_data: tf.data.Dataset | None = None,
-    strategy: tf.distribute.Strategy | str | None = None,
-    init_from: str | os.PathLike | None = None,
-    **overrides: Any,
-) -> keras.Model:
-    """A compiled functional `keras.Model` of architecture or entry `name`.
-
-    With `data` (`modelzoo.load_files(...)`), the model takes the data's inputs and classes: an
-    architecture (`cnn`) with its default hyperparameters and recipe, or an entry (`cnn_mnist`)
-    with its tuned ones; the recipe's loss follows the head (binary, multi-class, regression).
-    `overrides` are hyperparameters (`hidden_units=256`) or recipe fields (`learning_rate=3e-4`).
-    Weights are initialised from the recipe's seed, so two builds with the same arguments agree.
-    With a `strategy` (object or name: see `modelzoo.distribute`), the model is built and compiled
-    in its scope, so `fit` trains it on every replica. `init_from` (a run folder or `.keras` file)
-    copies the weights of every layer that fits (same name, type and shapes) from that model: a
-    new head where the class count differs; a text model takes that model's vocabulary too, so its
-    embeddings keep their meaning; normalisation keeps this data's statistics.
-    """
-    entry = get_entry(name)
-    info, data = entry.info_for(data)
-    if init_from is not None and "preset" in entry.defaults:
-        raise InvalidValueError(f"{name} starts from pretrained weights with preset=..., not init_from.")
-    hparams, recipe = entry.resolve(overrides)
-    strategy = distribute.resolve(strategy)
-    replicas = strategy.num_replicas_in_sync
-    keras.utils.set_random_seed(recipe.seed)
-    with strategy.scope():
-        model = entry.instantiate(hparams, data=data, adapt_data=adapt_data, data_dir=data_dir)
-        copied = copy_weights(model, init_from) if init_from is not None else ()
-        recipe = recipe.for_head(info.num_classes, model.outputs[0].shape[-1])
-        recipe.compile(model, recipe.steps_per_epoch(info.splits["train"], replicas), replicas)
-    init = f"from {init_from} ({len(copied)} layers: {', '.join(copied)})" if copied else None
-    model.modelzoo = BuildRecord(name, hparams, recipe, info, data=data, init=init, copied=copied)
-    return model
-
-
-def copy_weights(model: keras.Model, source_path: str | os.PathLike) -> tuple[str, ...]:
-    """Copy into `model` the weights of each layer of the checkpoint at `source_path` with the
-    same name, type and weight shapes; returns the names of the layers copied."""
-    from modelzoo.training import load_checkpoint
-
-    source = {layer.name: layer for layer in load_checkpoint(source_path).layers}
-    copied = []
-    for layer in model.layers:
-        other = source.get(layer.name)
-        if other is None or type(other) is not type(layer):
-            continue
-        if isinstance(layer, keras.layers.TextVectorization):
-            layer.set_vocabulary(other.get_vocabulary()[2:])  # without the padding and OOV tokens it adds
-            copied.append(layer.name)
-        elif isinstance(layer, keras.layers.Normalization) or not layer.weights:
-            continue
-        elif [w.shape for w in layer.weights] == [w.shape for w in other.weights]:
-            layer.set_weights(other.get_weights())
-            copied.append(layer.name)
-    if not copied:
-        raise InvalidValueError(
-            f"No layer of {source_path} fits {model.name} (same name, type and weight shapes): "
-            "start from a checkpoint of the same architecture."
-        )
-    return tuple(copied)
-
-
-@dataclass(frozen=True)
-class BuildRecord:
-    """Attached to models made by `build` as `model.modelzoo`: how to make the same model again,
-    and the dataset description it was built for (its inputs and class names). `data` is the
-    user's data it was built on, when there was any (kept in memory only)."""
-
-    entry: str
-    hyperparameters: Mapping[str, Any]
-    recipe: Recipe
-    info: DatasetInfo
-    data: FileData | None = field(default=None, compare=False, repr=False)
-    init: str | None = None
-    """Where the starting weights came from, when `init_from` copied them."""
-    copied: tuple[str, ...] = ()
-    """The layers `init_from` copied; `freeze_epochs` trains the others alone first."""
-
-    @property
-    def name(self) -> str:
-        """The model's own name: the entry's, or `<entry>_<data>` for a user's data."""
-        return model_name(self.entry, self.info)
-
-
-def record_of(model: keras.Model) -> BuildRecord | None:
-    """How `model` was built: its attached record, else (for a reloaded `.keras` file whose name
-    is an entry's) the entry's defaults, else None."""
-    record = getattr(model, "modelzoo", None)
-    if isinstance(record, BuildRecord):
-        return record
-    _load_builtin_models()
-    if model.name in _REGISTRY and not _REGISTRY[model.name].is_architecture:
-        entry = _REGISTRY[model.name]
-        return BuildRecord(
-            entry=entry.name, hyperparameters=entry.defaults, recipe=entry.recipe, info=entry.info
-        )
-    return None
-
-
-@functools.cache
-def _probe(name: str) -> tuple[int, tuple[IOSpec, ...], tuple[IOSpec, ...]]:
-    """Parameter count and I/O of an entry with default hyperparameters (no data is loaded)."""
-    entry = get_entry(name)
-    model = entry.instantiate(entry.defaults, adapt=False)
-
-    return model.count_params(), client_inputs(entry.info), output_specs(model)
-
-
-PARAMETER_TABLE = "parameters.json"
-"""Each built-in entry's parameter count with its default hyperparameters, so listing the zoo builds
-no model. `tests/test_registry.py` checks it against built models; `write_parameter_table()`
-rewrites it after an entry changes."""
-
-
-def parameter_count(name: str) -> int:
-    """An entry's parameter count with default hyperparameters: from `PARAMETER_TABLE` when it was
-    counted for the same builder, hyperparameters and dataset, else by building the model."""
-    entry = get_entry(name)
-    known = parameter_table().get(name)
-    if known is not None and known["fingerprint"] == fingerprint(entry):
-        return known["parameters"]
-    return _probe(name)[0]
-
-
-def fingerprint(entry: Entry) -> str:
-    """What an entry's default model depends on: its builder, default hyperparameters and dataset."""
-    what = [entry.builder.__module__, entry.builder.__qualname__, dict(entry.defaults), entry.info.to_dict()]
-    return hashlib.sha256(json.dumps(what, sort_keys=True, default=repr).encode()).hexdigest()[:16]
-
-
-@functools.cache
-def parameter_table() -> dict[str, dict[str, Any]]:
-    text = resources.files("modelzoo").joinpath(PARAMETER_TABLE).read_text()
-    return json.loads(text)
-
-
-def write_parameter_table() -> Path:
-    """Count every built-in entry's parameters by building it, into `modelzoo/parameters.json`."""
-    table = {
-        name: {"parameters": _probe(name)[0], "fingerprint": fingerprint(get_entry(name))}
-        for name in list_models()
-    }
-    path = Path(__file__).with_name(PARAMETER_TABLE)
-    path.write_text(json.dumps(table, indent=2) + "\n")
-    parameter_table.cache_clear()
-    return path
-
-
-def output_specs(model: keras.Model) -> tuple[IOSpec, ...]:
-    return tuple(IOSpec(n, tuple(t.shape), str(t.dtype)) for n, t in zip(model.output_names, model.outputs))
 
 
 def client_inputs(info: DatasetInfo) -> tuple[IOSpec, ...]:
@@ -611,112 +436,6 @@ def client_inputs(info: DatasetInfo) -> tuple[IOSpec, ...]:
     return (IOSpec(info.input_name, (None, *info.input_shape), "string" if info.is_text else "float32"),)
 
 
-def list_models(
-    pattern: str = "*",
-    *,
-    family: str | None = None,
-    task: str | None = None,
-    dataset: str | None = None,
-    max_params: int | None = None,
-) -> list[str]:
-    """Sorted entry names matching a shell-style `pattern` (as `timm.list_models("*mnist*")`)
-    and every filter given."""
-    _load_builtin_models()
-    entries = [e for e in _REGISTRY.values() if not e.is_architecture]
-    for option, value, known in (
-        ("family", family, {e.family for e in entries}),
-        ("task", task, {e.task for e in entries}),
-        ("dataset", dataset, {e.dataset for e in entries}),
-    ):
-        if value is not None and value not in known:
-            raise unknown_name(option, value, known)
-    names = []
-    for name, entry in sorted(_REGISTRY.items()):
-        if entry.is_architecture or not fnmatch.fnmatchcase(name, pattern):
-            continue
-        if family is not None and entry.family != family:
-            continue
-        if task is not None and entry.task != task:
-            continue
-        if dataset is not None and entry.dataset != dataset:
-            continue
-        if max_params is not None and parameter_count(name) > max_params:
-            continue
-        names.append(name)
-    return names
-
-
 def list_architectures() -> list[str]:
     """Names of the architectures: what `build(name, data=...)` makes for a user's data."""
-    _load_builtin_models()
     return sorted(name for name, entry in _REGISTRY.items() if entry.is_architecture)
-
-
-def describe(model_or_name: keras.Model | str) -> ModelSpec:
-    """The typed, printable spec of an entry; given a model `build` made, the spec of that
-    instance (its hyperparameters, recipe, parameter count and weights)."""
-    if isinstance(model_or_name, str):
-        entry = get_entry(model_or_name)
-        if entry.is_architecture:
-            parameters, inputs, outputs, info = 0, (), (), None
-        else:
-            (parameters, inputs, outputs), info = _probe(entry.name), entry.info
-        name, hyperparameters, recipe, steps = entry.name, entry.defaults, entry.recipe, 0
-        weights = weights_of(hyperparameters, recipe)
-    else:
-        record = record_of(model_or_name)
-        if record is None:
-            raise InvalidValueError(f"Model {model_or_name.name!r} was not built by modelzoo.build.")
-        entry, info = get_entry(record.entry), record.info
-        name, hyperparameters, recipe = record.name, record.hyperparameters, record.recipe
-        parameters = model_or_name.count_params()
-        inputs, outputs = client_inputs(info), output_specs(model_or_name)
-        optimizer = getattr(model_or_name, "optimizer", None)
-        steps = int(optimizer.iterations.numpy()) if optimizer is not None else 0
-        weights = weights_of(hyperparameters, recipe, steps, record.init)
-    return ModelSpec(
-        name=name,
-        family=entry.family,
-        task=info.task if info else entry.task,
-        dataset=info.name if info else None,
-        description=entry.description,
-        inputs=inputs,
-        outputs=outputs,
-        class_names=info.class_names if info else (),
-        hyperparameters=dict(hyperparameters),
-        recipe=recipe,
-        parameters=parameters,
-        weights=weights,
-        target=entry.target if name == entry.name else None,
-        measured=measurements().get(entry.name) if name == entry.name else None,
-        search_space=entry.search_space,
-        info=info,
-    )
-
-
-def weights_of(
-    hyperparameters: Mapping[str, Any], recipe: Recipe, trained_steps: int = 0, init: str | None = None
-) -> str:
-    """Where a model's weights come from: a pretrained preset, another checkpoint (`init`, as
-    `init_from` describes it) or a seeded random start, and how many optimizer steps it has
-    been trained since."""
-    preset = hyperparameters.get("preset")
-    if preset:
-        origin = f"from preset {preset!r}"
-    elif init:
-        origin = init
-    else:
-        origin = f"random initialisation (seed {recipe.seed})"
-    return f"{origin}, trained {trained_steps:,} steps since" if trained_steps else origin
-
-
-@functools.cache
-def measurements() -> dict[str, Measurement]:
-    """Results of real training runs, kept in `modelzoo/measured.json` by whoever ran them."""
-    text = resources.files("modelzoo").joinpath("measured.json").read_text()
-    return {name: Measurement(**m) for name, m in json.loads(text).items()}
-
-
-def _load_builtin_models() -> None:
-    """Import the model families so their `@register` decorators run."""
-    import modelzoo.models  # noqa: F401

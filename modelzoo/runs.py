@@ -20,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import platform
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -27,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import tensorflow as tf
 
 from modelzoo import atomic
-from modelzoo.errors import ModelZooError
+from modelzoo.errors import InvalidValueError, ModelZooError
 
 BEST_CHECKPOINT = "best.keras"
 BACKUP_DIR = "backup"
@@ -284,3 +286,78 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         partial = Path(self.filepath)
         if partial.exists():
             os.replace(partial, staged_name(self.final_path, epoch + 1) if self.staged else self.final_path)
+
+
+RUN_FACTS = ("versions", "data_source", "data_dir")
+"""Parts of config.json that describe a run without deciding whether another one may resume it."""
+
+
+def write_config(
+    run_dir: Path, config: dict[str, Any], source: str, data_dir: str | os.PathLike | None = None
+) -> None:
+    """`config.json`: what the run trains, where its examples came from (`data_dir`, absolute, so
+    `evaluate` and `export` read the same files without being told again), and the software."""
+    where = str(Path(data_dir).expanduser().absolute()) if data_dir is not None else None
+    facts = {"data_source": source, "data_dir": where, "versions": versions()}
+    atomic.write_text(run_dir / CONFIG_FILE, json.dumps({**config, **facts}, indent=2) + "\n")
+
+
+def held_config(run_dir: Path) -> dict[str, Any] | None:
+    """What the run in `run_dir` trains (its `config.json` without the versions), or None."""
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return None
+    return {k: v for k, v in read_json(path).items() if k not in RUN_FACTS}
+
+
+def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
+    """Refuse a run folder that holds another run: a different entry or settings (its weights
+    would not fit), or a finished run (its files would be overwritten). An unfinished run of the
+    same settings is fine: fitting resumes it."""
+    held = held_config(run_dir)
+    if held is None:
+        return
+    if held["entry"] != config["entry"]:
+        raise InvalidValueError(
+            f"Run folder {run_dir} holds a run of {held['entry']!r}, not {config['entry']!r}; "
+            "pick a new run folder."
+        )
+    if held.get("dataset") != config.get("dataset"):
+        raise InvalidValueError(
+            f"Run folder {run_dir} holds a run of {held['entry']!r} on other data; pick a new run folder."
+        )
+    if held != config:
+        changed = sorted(
+            f"{part}.{key}"
+            for part in ("hyperparameters", "recipe")
+            for key in held[part].keys() | config[part].keys()
+            if held[part].get(key) != config[part].get(key)
+        )
+        raise InvalidValueError(
+            f"Run folder {run_dir} holds a run of {held['entry']!r} with other settings "
+            f"({', '.join(changed)}); resume it with the same ones or pick a new run folder."
+        )
+    if not is_unfinished(run_dir):
+        raise InvalidValueError(f"Run folder {run_dir} holds a finished run; pick a new run folder.")
+
+
+def find_unfinished(runs_dir: Path, config: dict[str, Any]) -> Path | None:
+    """The newest unfinished run of the same entry and settings under `runs_dir/<model>/`."""
+    base = runs_dir / config.get("model", config["entry"])
+    return newest(base, "*", lambda d: is_unfinished(d) and held_config(d) == config)
+
+
+def versions() -> dict[str, str]:
+    """Versions that decide whether a result reproduces."""
+    from importlib.metadata import version
+
+    from modelzoo import __version__
+
+    return {
+        "modelzoo": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_hub": version("keras-hub"),
+        "tensorflow_text": version("tensorflow-text"),
+        "python": platform.python_version(),
+    }

@@ -11,9 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
-import platform
 import time
-import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,17 +23,15 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo import atomic, distribute, evaluation, runs
-from modelzoo.data import DatasetInfo, FileData, data_source, load_dataset
-from modelzoo.data.files import load_files_again
-from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError
+from modelzoo.data import FileData, data_source, load_dataset
+from modelzoo.errors import DataFormatError, InvalidValueError
 from modelzoo.evaluation import Report
 from modelzoo.recipes import Recipe
-from modelzoo.registry import BuildRecord, Target, build, get_entry, list_models, record_of
-from modelzoo.runs import BEST_CHECKPOINT, CONFIG_FILE, HISTORY_FILE, is_unfinished
+from modelzoo.registry import Target
+from modelzoo.runs import HISTORY_FILE, is_unfinished
+from modelzoo.zoo import BuildRecord, build, get_entry, list_models, load_checkpoint, record_of
 
 Data = tf.data.Dataset | tuple[np.ndarray, np.ndarray]
-RECOMPILED_ON_LOAD = r".*(compile\(\)` was not called|Skipping variable loading)"
-"""Keras' load-time warnings for a model with a custom `compile`, which `load_checkpoint` handles."""
 
 
 def fit(
@@ -105,12 +101,12 @@ def fit(
     callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None, writers=writers)
     config = run_config(model, record)
     if write_dir is not None:  # refused before the lock is taken, which would touch the folder
-        check_run_dir(write_dir, config)
+        runs.check_run_dir(write_dir, config)
     with runs.lock(write_dir) if write_dir is not None else contextlib.nullcontext():
         if write_dir is not None:
-            check_run_dir(write_dir, config)  # again: another writer may have held the lock since
+            runs.check_run_dir(write_dir, config)  # again: another writer may have held the lock since
             source = data_source(record.info, data_dir) if record else "given by the caller"
-            write_config(write_dir, config, source, data_dir)
+            runs.write_config(write_dir, config, source, data_dir)
             if record is not None and record.data is not None:
                 record.data.write(write_dir)
         return _fit(model, record, recipe, train, val, write_dir, [*callbacks, *extra_callbacks], verbose)
@@ -352,52 +348,6 @@ def _steps_per_epoch(train: Data | None, record: BuildRecord | None, replicas: i
     return 1
 
 
-def load_checkpoint(path: str | os.PathLike) -> keras.Model:
-    """A `.keras` checkpoint, or the best one of a run folder, loaded in Keras safe mode. The
-    run folder's `config.json` (beside the checkpoint) says how it was built and for which data, so
-    a model of a user's data keeps its inputs and class names. A model whose class overrides
-    `compile` (keras-hub tasks) is not recompiled by Keras on load, so an entry's is compiled again
-    with its recipe (its optimizer starts afresh)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / BEST_CHECKPOINT
-    if not path.is_file():
-        raise ModelZooError(
-            f"No checkpoint at {path}: pass a .keras file or a run folder holding {BEST_CHECKPOINT}."
-        )
-    from modelzoo.models.bert import task_class
-
-    task_class()  # registered before a BERT checkpoint names it
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=RECOMPILED_ON_LOAD)
-            model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as err:
-        raise ModelZooError(
-            f"Cannot load checkpoint {path} (truncated or not a .keras file?): {err}"
-        ) from None
-    held = held_config(path.parent)
-    if held is not None and "dataset" in held:
-        info = DatasetInfo.from_dict(held["dataset"])
-        data = load_files_again(path.parent)
-        if data is not None and data.info != info:
-            raise DataFormatError(
-                f"The files of run {path.parent} ({data.path}) changed since it trained: they now read as "
-                "other classes, columns or split sizes; train again on them."
-            )
-        model.modelzoo = BuildRecord(
-            entry=held["entry"],
-            hyperparameters=held["hyperparameters"],
-            recipe=Recipe(**held["recipe"]),
-            info=info,
-            data=data,
-        )
-    record = record_of(model)
-    if record is not None and type(model).compile is not keras.Model.compile:
-        record.recipe.compile(model, _steps_per_epoch(None, record))
-    return model
-
-
 def evaluate(
     model: keras.Model,
     name: str | None = None,
@@ -493,81 +443,6 @@ def reproduce(name: str, *, data_dir: str | os.PathLike | None = None, **overrid
         seconds=time.perf_counter() - start,
         parameters=model.count_params(),
     )
-
-
-RUN_FACTS = ("versions", "data_source", "data_dir")
-"""Parts of config.json that describe a run without deciding whether another one may resume it."""
-
-
-def write_config(
-    run_dir: Path, config: dict[str, Any], source: str, data_dir: str | os.PathLike | None = None
-) -> None:
-    """`config.json`: what the run trains, where its examples came from (`data_dir`, absolute, so
-    `evaluate` and `export` read the same files without being told again), and the software."""
-    where = str(Path(data_dir).expanduser().absolute()) if data_dir is not None else None
-    facts = {"data_source": source, "data_dir": where, "versions": versions()}
-    atomic.write_text(run_dir / CONFIG_FILE, json.dumps({**config, **facts}, indent=2) + "\n")
-
-
-def held_config(run_dir: Path) -> dict[str, Any] | None:
-    """What the run in `run_dir` trains (its `config.json` without the versions), or None."""
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        return None
-    return {k: v for k, v in runs.read_json(path).items() if k not in RUN_FACTS}
-
-
-def check_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
-    """Refuse a run folder that holds another run: a different entry or settings (its weights
-    would not fit), or a finished run (its files would be overwritten). An unfinished run of the
-    same settings is fine: fitting resumes it."""
-    held = held_config(run_dir)
-    if held is None:
-        return
-    if held["entry"] != config["entry"]:
-        raise InvalidValueError(
-            f"Run folder {run_dir} holds a run of {held['entry']!r}, not {config['entry']!r}; "
-            "pick a new run folder."
-        )
-    if held.get("dataset") != config.get("dataset"):
-        raise InvalidValueError(
-            f"Run folder {run_dir} holds a run of {held['entry']!r} on other data; pick a new run folder."
-        )
-    if held != config:
-        changed = sorted(
-            f"{part}.{key}"
-            for part in ("hyperparameters", "recipe")
-            for key in held[part].keys() | config[part].keys()
-            if held[part].get(key) != config[part].get(key)
-        )
-        raise InvalidValueError(
-            f"Run folder {run_dir} holds a run of {held['entry']!r} with other settings "
-            f"({', '.join(changed)}); resume it with the same ones or pick a new run folder."
-        )
-    if not is_unfinished(run_dir):
-        raise InvalidValueError(f"Run folder {run_dir} holds a finished run; pick a new run folder.")
-
-
-def find_unfinished(runs_dir: Path, config: dict[str, Any]) -> Path | None:
-    """The newest unfinished run of the same entry and settings under `runs_dir/<model>/`."""
-    base = runs_dir / config.get("model", config["entry"])
-    return runs.newest(base, "*", lambda d: is_unfinished(d) and held_config(d) == config)
-
-
-def versions() -> dict[str, str]:
-    """Versions that decide whether a result reproduces."""
-    from importlib.metadata import version
-
-    from modelzoo import __version__
-
-    return {
-        "modelzoo": __version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "keras_hub": version("keras-hub"),
-        "tensorflow_text": version("tensorflow-text"),
-        "python": platform.python_version(),
-    }
 
 
 class RunLog(keras.callbacks.Callback):

@@ -25,7 +25,8 @@ from modelzoo.data import FileData
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import parse_value
 from modelzoo.recipes import Recipe
-from modelzoo.registry import Choice, Entry, Float, Int, Range, build, get_entry, model_name, record_of
+from modelzoo.registry import Choice, Entry, Float, Int, Range, model_name
+from modelzoo.zoo import build, get_entry, record_of
 
 ALGORITHMS = ("hyperband", "bayesian", "random")
 TUNE_FILE = "tune.json"

@@ -170,11 +170,11 @@ def test_help_answers_without_importing_tensorflow():
 
 
 def test_list_builds_no_model(tmp_path, monkeypatch):
-    from modelzoo import registry
+    from modelzoo import zoo
     from modelzoo.cli import main
 
     def refuse(entry, *args, **kwargs):
         raise AssertionError(f"list built {entry.name}")
 
-    monkeypatch.setattr(registry.Entry, "instantiate", refuse)
+    monkeypatch.setattr(zoo, "instantiate", refuse)
     assert main(["list", "--max-params", "100000"]) == 0

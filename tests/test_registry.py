@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import modelzoo
-from modelzoo import registry
+from modelzoo import registry, zoo
 from modelzoo.fields import parse_value
 from modelzoo.recipes import CLASSIFIER, LazyAdam, Recipe
 
@@ -225,13 +225,13 @@ def test_register_declares_a_new_entry_beside_its_builder(monkeypatch):
 
 def test_parameter_table_matches_the_built_models():
     """`modelzoo list` reads counts from modelzoo/parameters.json: they must be what building gives.
-    After changing an entry: python -c 'from modelzoo.registry import write_parameter_table as w; w()'"""
-    table = registry.parameter_table()
+    After changing an entry: python -c 'from modelzoo.zoo import write_parameter_table as w; w()'"""
+    table = zoo.parameter_table()
     assert sorted(table) == modelzoo.list_models()
     for name, row in table.items():
         assert row == {
-            "parameters": registry._probe(name)[0],
-            "fingerprint": registry.fingerprint(registry.get_entry(name)),
+            "parameters": zoo._probe(name)[0],
+            "fingerprint": zoo.fingerprint(registry.get_entry(name)),
         }
     changed = registry.get_entry("mlp_digits")
-    assert registry.fingerprint(changed) != registry.fingerprint(registry.get_entry("mlp_mnist"))
+    assert zoo.fingerprint(changed) != zoo.fingerprint(registry.get_entry("mlp_mnist"))

@@ -25,7 +25,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,11 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo import atomic
+from modelzoo.data.batching import batches_of_arrays
 from modelzoo.data.catalog import TEST_FRACTION, VALIDATION_FRACTION, DatasetInfo
 from modelzoo.data.sources import SPLIT_SEED
 from modelzoo.errors import DataFormatError, DataNotFoundError, unknown_name
 
-KINDS = ("image", "table", "text")
 TASKS = ("classification", "regression")
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
 MIN_TRAIN_EXAMPLES = 2
@@ -168,11 +168,9 @@ class FileData:
         a pass that reads only part of a split), else streamed from disk."""
         if split not in self.splits:
             raise unknown_name("split", split, self.splits)
-        from modelzoo.data import batches_of_arrays
-        from modelzoo.data.images import image_batches
-
         part = self.splits[split]
         if self.kind == "image":
+            image_batches = READERS["image"].batches
             shape = self.info.input_shape
             if in_memory and len(part) * math.prod(shape) <= IN_MEMORY_BYTES:
                 key = (split, shape)
@@ -252,6 +250,37 @@ class FileData:
         return {self.info.input_name: features.numpy()}
 
 
+@dataclass(frozen=True)
+class Reader:
+    """One layout of a user's files, registered by its module (`images.py`, `tables.py`,
+    `texts.py`) with `register_reader`: `load_files` picks it by `kind`, which `infer_kind`
+    finds from the files' suffixes when the user does not say."""
+
+    kind: str
+    read: Callable[[Path, ReadOptions], FileData]
+    """Reads a folder or file into `FileData`, checked; writes nothing."""
+    suffixes: tuple[str, ...]
+    batches: Callable[..., tf.data.Dataset] | None = None
+    """`(split, shape, batch_size, shuffle, seed)` -> batches streamed from the files, for data
+    whose examples are files too large to hold in memory (images); None: the examples are arrays."""
+
+    def files_in(self, folder: Path) -> list[Path]:
+        """This reader's files directly in `folder` (not in subfolders), hidden ones left out."""
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in self.suffixes and not p.name.startswith(".")
+        )
+
+
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(reader: Reader) -> Reader:
+    READERS[reader.kind] = reader
+    return reader
+
+
 def load_files(
     path: str | Path,
     *,
@@ -275,8 +304,6 @@ def load_files(
     removes from validation and test the examples also found in train (and from test those in
     validation). Nothing is written.
     """
-    from modelzoo.data import images, tables, texts
-
     if "://" in str(path):  # a Path would print https://host/x as https:/host/x
         raise DataNotFoundError(
             f"--data {path} is a URL; download it first and pass the local file or folder."
@@ -286,8 +313,8 @@ def load_files(
         raise DataNotFoundError(
             f"--data {root} does not exist: pass an image folder, a table or a text file."
         )
-    if kind is not None and kind not in KINDS:
-        raise unknown_name("data kind", kind, KINDS)
+    if kind is not None and kind not in READERS:
+        raise unknown_name("data kind", kind, READERS)
     if task is not None and task not in TASKS:
         raise unknown_name("task", task, TASKS)
     if encoding is not None:
@@ -303,14 +330,10 @@ def load_files(
         seed=seed,
         encoding=encoding,
     )
-    found = kind or infer_kind(root, images.SUFFIXES, tables.SUFFIXES)
-    if found == "image":
-        data = images.read(root, options)
-    elif root.is_dir() and found == "text" and not tables.table_files(root):
-        data = texts.read(root, options)
-    else:  # a table file is text or a table by its columns, unless `kind` says
-        data = tables.read(root, options)
-    return finish(data, options)
+    found = kind or infer_kind(root, READERS["image"].suffixes, READERS["table"].suffixes)
+    if found == "text" and (root.is_file() or READERS["table"].files_in(root)):
+        found = "table"  # a table file is text or a table by its columns, unless `kind` says
+    return finish(READERS[found].read(root, options), options)
 
 
 def finish(data: FileData, options: ReadOptions) -> FileData:

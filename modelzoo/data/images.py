@@ -23,6 +23,7 @@ from modelzoo.data.catalog import DatasetInfo
 from modelzoo.data.files import (
     IN_MEMORY_BYTES,
     FileData,
+    Reader,
     ReadOptions,
     Split,
     assign_splits,
@@ -30,6 +31,7 @@ from modelzoo.data.files import (
     check_known,
     class_folders,
     labels_from,
+    register_reader,
     relative,
     suffix,
 )
@@ -276,3 +278,6 @@ def image_batches(
         .map(decode_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+READER = register_reader(Reader("image", read, SUFFIXES, batches=image_batches))

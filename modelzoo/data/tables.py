@@ -39,6 +39,7 @@ from modelzoo.data.catalog import Column, DatasetInfo
 from modelzoo.data.files import (
     SPLIT_NAMES,
     FileData,
+    Reader,
     ReadOptions,
     RowIds,
     Split,
@@ -50,6 +51,7 @@ from modelzoo.data.files import (
     labels_from,
     look_alike_labels,
     plan_splits,
+    register_reader,
     text_info,
 )
 from modelzoo.data.sources import TEXT_COLUMNS as GLUE_TEXT_COLUMNS
@@ -72,14 +74,6 @@ BLOCK = 1 << 20
 """Bytes of a CSV parsed at a time (a field longer than this is read with a larger block): small
 blocks keep the reader's own buffers small (peak 125 MB above the columns for 1 MB blocks on a
 200 MB file, 340 MB for 16 MB blocks), at the same speed."""
-
-
-def table_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
-    )
 
 
 @dataclass
@@ -111,7 +105,7 @@ class Read:
 def read(root: Path, options: ReadOptions) -> FileData:
     """A table or text file, or a folder of split files, as a `FileData`; see the module docstring."""
     if root.is_dir():
-        files = table_files(root)
+        files = READER.files_in(root)
         has_test = any(p.name.split(".")[0].lower() == "test" for p in files)
         named = {p: split_of_file(p, has_test) for p in files}
         if any(s is None for s in named.values()) or "train" not in named.values():
@@ -915,3 +909,6 @@ def input_names(headers: list[str], notes: list[str]) -> dict[str, str]:
     if changed:
         notes.append(f"{len(changed)} columns renamed to valid input names: {', '.join(changed)}")
     return names
+
+
+READER = register_reader(Reader("table", read, SUFFIXES))

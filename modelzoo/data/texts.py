@@ -13,6 +13,7 @@ import numpy as np
 
 from modelzoo.data.files import (
     FileData,
+    Reader,
     ReadOptions,
     Split,
     assign_splits,
@@ -23,6 +24,7 @@ from modelzoo.data.files import (
     class_folders,
     fingerprints,
     labels_from,
+    register_reader,
     relative,
     text_info,
 )
@@ -64,3 +66,6 @@ def read(root: Path, options: ReadOptions) -> FileData:
     report = base_report(root, "text", layout, split_rule, skipped)
     report["notes"] += notes
     return FileData(text_info(options.name, root, class_names), root, "text", splits, report)
+
+
+READER = register_reader(Reader("text", read, SUFFIXES))

