@@ -247,17 +247,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from modelzoo.errors import InvalidValueError
-    from modelzoo.export import check_export_dir, export, version_folder
+    from modelzoo.export import check_export_dir, export, export_target, version_folder
     from modelzoo.zoo import get_entry, load_checkpoint, record_of
 
     held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint))
-    check_export_dir(Path(args.export_dir))
+    export_dir = Path(args.export_dir or export_target(args.format).default_root)
+    check_export_dir(export_dir)
     if args.version is not None:  # refused before the checkpoint is loaded, in the CLI's words
         try:
-            version_folder(args.export_dir, args.name, args.version, args.overwrite)
+            version_folder(export_dir, args.name, args.version, args.overwrite)
         except FileExistsError:
             raise InvalidValueError(
-                f"{Path(args.export_dir) / args.name / str(args.version)} already exists; pick another "
+                f"{export_dir / args.name / str(args.version)} already exists; pick another "
                 "--version, or add --overwrite to replace it."
             ) from None
     model = load_checkpoint(args.checkpoint)
@@ -267,7 +268,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     path = export(
         model,
         args.name,
-        args.export_dir,
+        export_dir,
+        format=args.format,
         version=args.version,
         overwrite=args.overwrite,
         metrics=metrics,
@@ -472,10 +474,16 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help=data_dir_help)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="export a checkpoint as a versioned SavedModel")
+    p = sub.add_parser("export", help="export a checkpoint for serving (SavedModel or LiteRT)")
     p.add_argument("name")
     p.add_argument("--checkpoint", required=True, help="a .keras file or a run folder")
-    p.add_argument("--export-dir", default="saved_models")
+    p.add_argument(
+        "--format",
+        choices=("savedmodel", "litert"),
+        default="savedmodel",
+        help="savedmodel: TF Serving's layout (default); litert: a .tflite for the LiteRT interpreter",
+    )
+    p.add_argument("--export-dir", help="the export root (default: saved_models, or litert_models)")
     p.add_argument("--version", type=int, help="version number (default: next integer)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
     p.add_argument("--data-dir", help="where the entry's data is, for warm-up requests from real examples")

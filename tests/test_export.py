@@ -18,7 +18,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 import modelzoo
-from modelzoo.export import check_servable
+from modelzoo.export.savedmodel import check_servable
 
 REST_PREDICT = Path(__file__).with_name("rest_predict.py")
 
@@ -83,7 +83,7 @@ def test_failed_export_leaves_no_partial_version(digits_model, tmp_path, monkeyp
         assert (saved_model_dir / "saved_model.pb").is_file(), "fails after the SavedModel is written"
         raise modelzoo.ModelZooError("forbidden op")
 
-    monkeypatch.setattr(sys.modules["modelzoo.export"], "check_servable", refuse)
+    monkeypatch.setattr(sys.modules["modelzoo.export.savedmodel"], "check_servable", refuse)
     with pytest.raises(modelzoo.ModelZooError, match="forbidden op"):
         modelzoo.export(digits_model, export_dir=tmp_path)
     assert list(tmp_path.iterdir()) == [], "no version, and no empty model folder either"
@@ -282,7 +282,7 @@ def test_export_killed_midway_leaves_no_version(digits_model, tmp_path):
     code = f"""
 import sys, time
 import modelzoo, modelzoo.export
-export = sys.modules["modelzoo.export"]
+export = sys.modules["modelzoo.export.savedmodel"]
 def stall(saved_model_dir):
     print("written", flush=True)
     time.sleep(120)

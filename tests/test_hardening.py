@@ -81,7 +81,7 @@ def test_export_to_a_path_that_is_a_file_is_one_line_and_leaves_nothing(tmp_path
 
 
 def test_failed_export_removes_the_folders_it_made(tmp_path, monkeypatch):
-    export_module = importlib.import_module("modelzoo.export")
+    export_module = importlib.import_module("modelzoo.export.savedmodel")
     monkeypatch.setattr(export_module, "MAX_SERVED_DIFF", -1.0)  # every export fails its check
     with pytest.raises(ModelZooError, match="the export is refused"):
         modelzoo.export(modelzoo.build("mlp_digits"), export_dir=tmp_path / "root")
@@ -91,7 +91,7 @@ def test_failed_export_removes_the_folders_it_made(tmp_path, monkeypatch):
 def test_served_outputs_agree_with_keras_and_the_card_says_so(tmp_path):
     path = modelzoo.export(modelzoo.build("mlp_digits"), export_dir=tmp_path)
     check = json.loads((path / "assets.extra" / "model_card.json").read_text())["served_vs_keras"]
-    assert check["max_abs_diff"] <= 1e-5 and check["examples"] == 8 and check["inputs"] == "warm-up examples"
+    assert check["max_abs_diff"] <= 1e-5 and check["examples"] == 8 and check["inputs"] == "test examples"
 
 
 def test_corrupt_imdb_archive_is_a_data_error(tmp_path, monkeypatch):

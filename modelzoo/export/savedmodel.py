@@ -1,7 +1,4 @@
-"""Export to the versioned SavedModel layout TensorFlow Serving watches: `<root>/<name>/<version>/`.
-
-TF Serving polls the model's base path and loads any new integer folder it sees, so a version is
-written under a temporary (non-integer) name and renamed into place only when complete.
+"""SavedModel for TensorFlow Serving: `<root>/<name>/<version>/` with the server's files.
 
 Signatures take what a client sends and return named outputs (`keras.export.ExportArchive`):
 - `serving_default`: `text` (string), `pixels` (raw 0-255, float32) or `features` ->
@@ -14,17 +11,16 @@ Signatures take what a client sends and return named outputs (`keras.export.Expo
   signatures too: serialized `tf.Example`s under `inputs`, as TF Serving's `:classify`/`:regress`
   endpoints feed them, answering `classes` + `scores` or `outputs` (method names set for servers
   run with `--enable_signature_method_name_check`).
-The graph is checked for ops the model server lacks (Python callbacks, XLA) before it is published.
+
+Beside the graph: warm-up requests (`assets.extra/tf_serving_warmup_requests`), the model card,
+and at the root `models.config` and `batching_parameters.txt`. The graph is checked for ops the
+model server lacks (Python callbacks, XLA) before it is published, and reloaded by TensorFlow alone
+to check its answers against the Keras model's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +30,21 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from modelzoo import atomic
-from modelzoo.data import Column, DatasetInfo, data_source, load_dataset
+from modelzoo.data import Column, DatasetInfo
 from modelzoo.data.images import decode_image
-from modelzoo.errors import DataNotFoundError, InvalidValueError, ModelZooError
-from modelzoo.registry import client_inputs
-from modelzoo.runs import versions
-from modelzoo.zoo import BuildRecord, get_entry, record_of, weights_of
+from modelzoo.errors import ModelZooError
+from modelzoo.export.base import Examples, ExportTarget, Written, check_same_interface, versions_in
+from modelzoo.export.card import (
+    EXAMPLES,
+    MAX_SERVED_DIFF,
+    as_request,
+    check_parity,
+    interface_lines,
+    parity_inputs,
+    parity_line,
+)
+from modelzoo.zoo import BuildRecord
 
-DEFAULT_EXPORT_DIR = "saved_models"
 SERVING_MODELS_ROOT = "/models"
 """Where the serving container sees the export root (deploy/docker-compose.yml mounts it there)."""
 FORBIDDEN_OPS = frozenset(
@@ -231,37 +234,9 @@ def check_servable(saved_model_dir: Path) -> None:
 
 
 WARMUP_FILE = "tf_serving_warmup_requests"
-WARMUP_BATCH_SIZES = (1, 8)
+WARMUP_BATCH_SIZES = (1, EXAMPLES)
 """One warm-up request per batch size per signature: the server runs them before it reports the
 version available, so the first real request does not pay for graph initialisation."""
-
-
-Examples = dict[str, np.ndarray]
-"""Inputs by signature input name: pixels, texts, or a table's columns."""
-
-
-def warmup_examples(record: BuildRecord, data_dir: str | os.PathLike | None) -> Examples | None:
-    """Real inputs for warm-up: the first test examples of the user's data or the entry's
-    dataset, or None when they are not already local (an export never waits on a download)."""
-    batch = max(WARMUP_BATCH_SIZES)
-    if record.data is not None:
-        return record.data.examples("test", batch)
-    if record.info.source == "files":
-        return None
-    try:
-        test = load_dataset(record.info.name, "test", batch_size=batch, data_dir=data_dir, download=False)
-        features, _ = next(iter(test))
-    except DataNotFoundError:
-        return None
-    return {record.info.input_name: features.numpy()}
-
-
-def as_request(info: DatasetInfo, examples: Examples, size: int) -> dict[str, tf.Tensor]:
-    """The first `size` examples as the tensors of a predict request."""
-    return {
-        k: tf.constant(v[:size] if v.dtype == object else v[:size].astype(np.float32))
-        for k, v in examples.items()
-    }
 
 
 def as_tf_examples(examples: Examples, size: int) -> list[bytes]:
@@ -295,7 +270,7 @@ def write_warmup(version_dir: Path, name: str, info: DatasetInfo, examples: Exam
     for size in (s for s in WARMUP_BATCH_SIZES if s <= size_of):
         spec = model_pb2.ModelSpec(name=name, signature_name="serving_default")
         request = predict_pb2.PredictRequest(model_spec=spec)
-        for key, tensor in as_request(info, examples, size).items():
+        for key, tensor in as_request(examples, size).items():
             request.inputs[key].CopyFrom(tf.make_tensor_proto(tensor))
         logs.append(
             prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
@@ -354,170 +329,6 @@ def signature_specs(signatures: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-MAX_SERVED_DIFF = 1e-5
-"""The most a served output may differ from the Keras model's on the same inputs."""
-
-
-def served_vs_keras(
-    model: keras.Model, info: DatasetInfo, served: Mapping[str, Any], examples: Examples | None
-) -> dict[str, Any]:
-    """Run `serving_default` of the written SavedModel (`served`: its signatures, reloaded by
-    TensorFlow, no Keras objects)
-    and the Keras model on the warm-up examples (or, when the data is not at hand, zeros / short
-    strings of the input's shape); refuse the export when a number differs by more than
-    `MAX_SERVED_DIFF` or a label differs."""
-    if examples is None:
-        synthetic = {
-            spec.name: np.array(["a short text", ""], dtype=object)
-            if spec.dtype == "string"
-            else np.zeros((2, *spec.shape[1:]), np.float32)
-            for spec in client_inputs(info)
-        }
-        examples, kind = synthetic, "synthetic inputs"
-    else:
-        kind = "warm-up examples"
-    inputs = as_request(info, examples, max(WARMUP_BATCH_SIZES))
-    served = served["serving_default"](**inputs)
-    expected = serving_outputs(model, info, inputs if info.columns else next(iter(inputs.values())))
-    worst = 0.0
-    for key, value in expected.items():
-        got, want = served[key].numpy(), np.asarray(value)
-        if want.dtype.kind in "OSU" or key == "classes":
-            if not np.array_equal(got, want):
-                raise ModelZooError(
-                    f"The exported {key!r} differ from the Keras model's: {got[:4]} vs {want[:4]}."
-                )
-        else:
-            worst = max(worst, float(np.abs(got - want).max(initial=0.0)))
-    if worst > MAX_SERVED_DIFF:
-        raise ModelZooError(
-            f"The exported signature differs from the Keras model by up to {worst:.3g} "
-            f"(> {MAX_SERVED_DIFF:g}) on {kind}: the export is refused."
-        )
-    return {"max_abs_diff": worst, "examples": len(next(iter(inputs.values()))), "inputs": kind}
-
-
-def write_model_card(
-    version_dir: Path,
-    name: str,
-    version: int,
-    record: BuildRecord,
-    info: DatasetInfo,
-    metrics: dict[str, float],
-    evaluation: dict[str, Any] | None,
-    examples: Examples | None,
-    warmups: int,
-    agreement: dict[str, Any],
-    served: Mapping[str, Any],
-    data_dir: str | os.PathLike | None = None,
-) -> None:
-    """`assets.extra/model_card.json` and `README.md`: what this artifact is and how to call it
-    (`served`: the written SavedModel's signatures)."""
-    recipe = record.recipe.to_dict()
-    signatures = signature_specs(served)
-    card: dict[str, Any] = {
-        "name": name,
-        "version": version,
-        "entry": record.entry,
-        "description": get_entry(record.entry).description,
-        "task": info.task,
-        "dataset": info.name,
-        "class_names": list(info.class_names),
-        "data_source": data_source(info, data_dir),
-        "inputs": {c.name: c.dtype for c in info.columns} or None,
-        "hyperparameters": dict(record.hyperparameters),
-        "weights": weights_of(record.hyperparameters, record.recipe, 0, record.init),
-        "recipe": recipe,
-        "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest(),
-        "metrics": metrics,
-        "evaluation": evaluation,
-        "versions": versions(),
-        "min_tf_serving_version": ".".join(tf.__version__.split(".")[:2]) + ".0",
-        "ops_outside_core_tensorflow": non_core_ops(version_dir),
-        "signatures": signatures,
-        "warmup_requests": warmups,
-        "served_vs_keras": agreement,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    if record.data is not None:
-        report = record.data.report
-        card["data"] = {
-            k: report[k]
-            for k in ("path", "kind", "layout", "split_rule", "examples", "classes", "duplicates")
-            if k in report
-        } | {"skipped_files": len(report["skipped"]), "notes": report["notes"]}  # fmt: skip
-    if examples is not None:
-        request = as_request(info, examples, 1)
-        outputs = served["serving_default"](**request)
-        instances = {
-            k: v.numpy()[0].decode() if v.dtype == tf.string else v.numpy()[0].tolist()
-            for k, v in request.items()
-        }
-        card["example_request"] = {
-            "instances": [instances if info.columns else next(iter(instances.values()))]
-        }
-        card["example_response"] = {
-            "predictions": [
-                {
-                    k: v.numpy()[0].decode() if v.dtype == tf.string else v.numpy()[0].tolist()
-                    for k, v in outputs.items()
-                }
-            ]
-        }
-    extra = version_dir / "assets.extra"
-    extra.mkdir(exist_ok=True)
-    (extra / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
-    lines = [
-        f"# {name}, version {version}",
-        "",
-        card["description"],
-        "",
-        f"- entry `{record.entry}`, dataset `{info.name}`, task `{info.task}`",
-        f"- classes: {', '.join(info.class_names) or '- (regression)'}",
-        f"- metrics at training: {json.dumps(metrics) if metrics else 'not given'}",
-        f"- evaluation: {evaluation_line(evaluation)}",
-        f"- recipe `{recipe['name']}` (sha256 {card['recipe_sha256'][:12]})",
-        f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}; needs TF Serving >= "
-        f"{card['min_tf_serving_version']}",
-        f"- warm-up requests: {warmups}",
-        f"- served signature vs Keras model: max abs difference {agreement['max_abs_diff']:.2g} "
-        f"on {agreement['examples']} {agreement['inputs']} (refused above {MAX_SERVED_DIFF:g})",
-        f"- ops from outside core TensorFlow: {', '.join(card['ops_outside_core_tensorflow']) or 'none'}"
-        " (tensorflow-text's tokenizer ops are linked into the official model server of the same version)",
-        "",
-        "## Signatures",
-        "",
-    ]
-    for key, spec in signatures.items():
-        inputs = ", ".join(f"`{k}` {v['dtype']}{v['shape']}" for k, v in spec["inputs"].items())
-        outputs = ", ".join(f"`{k}` {v['dtype']}{v['shape']}" for k, v in spec["outputs"].items())
-        lines.append(f"- `{key}`: {inputs} -> {outputs}")
-    lines += [
-        "",
-        "## Call it",
-        "",
-        "```bash",
-        f"curl -d @request.json http://localhost:8501/v1/models/{name}:predict",
-        "```",
-    ]
-    (extra / "README.md").write_text("\n".join(lines) + "\n")
-
-
-def evaluation_line(summary: dict[str, Any] | None) -> str:
-    """The model card's one line on the evaluation report."""
-    if summary is None:
-        return "not given"
-    if "accuracy" not in summary:
-        errors = f"MAE {summary['mae']:.4g}, R² {summary['r2']:.4f}"
-        return f"{summary['split']} ({summary['examples']} examples): {errors}"
-    weakest = min(summary["f1_per_class"].items(), key=lambda kv: kv[1])
-    confused = f"; most confused {', '.join(summary['most_confused'])}" if summary["most_confused"] else ""
-    return (
-        f"{summary['split']} ({summary['examples']} examples): accuracy {summary['accuracy']:.4f}, macro F1 "
-        f"{summary['macro_f1']:.4f}, lowest F1 {weakest[1]:.4f} ({weakest[0]}){confused}"
-    )
-
-
 BATCHING_PARAMETERS = """\
 max_batch_size { value: 128 }
 batch_timeout_micros { value: 2000 }
@@ -532,14 +343,21 @@ allowed_batch_sizes: 128
 max_batch_size). Two batch threads match a 2-core host; raise it with the core count."""
 
 
+def is_savedmodel_base(base: Path) -> bool:
+    found = versions_in(base)
+    return bool(found) and (base / str(found[-1]) / "saved_model.pb").is_file()
+
+
 def write_models_config(export_root: Path, serving_root: str = SERVING_MODELS_ROOT) -> Path:
-    """`models.config` listing every model under the root, for `--model_config_file`, and the
-    default `batching_parameters.txt` beside it (both regenerated on every export)."""
+    """`models.config` listing every SavedModel under the root, for `--model_config_file`, and the
+    default `batching_parameters.txt` beside it (both regenerated on every export). A model whose
+    newest version is not a SavedModel (another target's export in the same root) is left out:
+    the server would fail to load it."""
     from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
     config = model_server_config_pb2.ModelServerConfig()
-    for base in sorted(p for p in export_root.iterdir() if p.is_dir() and versions_in(p)):
+    for base in sorted(p for p in export_root.iterdir() if p.is_dir() and is_savedmodel_base(p)):
         entry = config.model_config_list.config.add()
         entry.name = base.name
         entry.base_path = f"{serving_root}/{base.name}"
@@ -548,74 +366,6 @@ def write_models_config(export_root: Path, serving_root: str = SERVING_MODELS_RO
     atomic.write_text(path, text_format.MessageToString(config))
     atomic.write_text(export_root / "batching_parameters.txt", BATCHING_PARAMETERS)
     return path
-
-
-def versions_in(base: Path) -> list[int]:
-    """Integer version folders under a model's base path, ascending."""
-    if not base.is_dir():
-        return []
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
-
-
-MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-"""A served model's name: one path component, as TF Serving's model names and base paths take it."""
-
-
-class ExportExistsError(ModelZooError, FileExistsError):
-    """The version folder exists and was not to be replaced."""
-
-
-def check_model_name(name: str) -> None:
-    """Refuse names that are not one plain path component (`../evil` would write beside the root)."""
-    if not MODEL_NAME.fullmatch(name) or name in (".", ".."):
-        raise InvalidValueError(
-            f"Model name {name!r} is not one path component of letters, digits, '_', '.' and '-', "
-            "as TF Serving's model names are: pick one such as 'cnn_photos'."
-        )
-
-
-def check_export_dir(export_dir: Path) -> None:
-    """Refuse, before any training, an export root that is a file or cannot be written."""
-    existing = next(p for p in (export_dir, *export_dir.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise InvalidValueError(
-            f"--export-dir {export_dir}: {existing} is a file, not a folder; pass a folder to export into."
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InvalidValueError(
-            f"--export-dir {export_dir}: {existing} cannot be written by this user; pass one you can write."
-        )
-
-
-def version_folder(export_dir: str | os.PathLike, name: str, version: int | None, overwrite: bool) -> Path:
-    """`<export_dir>/<name>/<version>` (default: the next integer), checked: a valid name, a
-    positive version, not an existing one unless `overwrite`."""
-    check_model_name(name)
-    base = Path(export_dir) / name
-    if version is None:
-        version = (versions_in(base) or [0])[-1] + 1
-    if version < 1:
-        raise InvalidValueError(f"version must be a positive integer, got {version}.")
-    target = base / str(version)
-    if target.exists() and not overwrite:
-        raise ExportExistsError(
-            f"{target} already exists; pick another version, or replace it (overwrite=True, --overwrite)."
-        )
-    return target
-
-
-def served_name(model: keras.Model, name: str | None) -> str:
-    """The name `model` is served under: its own (an entry's, or `<architecture>_<data>` for a
-    model of a user's data). Another model's name is refused: TF Serving would serve this model
-    as that one's newest version."""
-    record = record_of(model)
-    own = record.name if record else model.name
-    if name is not None and name != own:
-        raise InvalidValueError(
-            f"This model is {own!r}, not {name!r}: exported under {name!r}, it would be served as a new "
-            f"version of another model. Export it as {own!r}."
-        )
-    return own
 
 
 def signature_defs(version_dir: Path) -> dict[str, str]:
@@ -637,85 +387,71 @@ def signature_defs(version_dir: Path) -> dict[str, str]:
     }
 
 
-def class_names_of(version_dir: Path) -> list[str] | None:
-    card = version_dir / "assets.extra" / "model_card.json"
-    return json.loads(card.read_text()).get("class_names") if card.is_file() else None
+CARD_DIR = "assets.extra"
 
 
-def check_same_interface(written: Path, base: Path, version: int) -> None:
-    """A new version must answer the clients of the versions before it: the same signatures
-    (inputs, outputs, dtypes, shapes) and class names as the newest other version."""
-    others = [v for v in versions_in(base) if v != version]
-    if not others:
-        return
-    previous = base / str(others[-1])
-    before, now = signature_defs(previous), signature_defs(written)
-    for key in sorted(before.keys() | now.keys()):
-        if before.get(key) != now.get(key):
-            raise InvalidValueError(
-                f"{base.name} version {version} would not answer the clients of version {others[-1]}: "
-                f"signature {key!r} is {now.get(key, 'missing')} here, {before.get(key, 'missing')} there. "
-                "Export it under its own name, or remove the older versions first."
-            )
-    names_before, names_now = class_names_of(previous), class_names_of(written)
-    if names_before is not None and names_now is not None and names_before != names_now:
-        raise InvalidValueError(
-            f"{base.name} version {version} names its classes {names_now}, version {others[-1]} "
-            f"{names_before}: clients would read one class as another. Export it under its own name."
-        )
+def write(
+    model: keras.Model, record: BuildRecord | None, folder: Path, name: str, examples: Examples | None
+) -> Written | None:
+    """An entry's model with the named signatures, warm-up requests and the card's fields; any
+    other Keras model with `model.export`'s default signature (and no card)."""
+    if record is None:
+        model.export(str(folder), format="tf_saved_model", verbose=False)
+        return None
+    info = record.info
+    serving_archive(model, info).write_out(str(folder), verbose=False)
+    set_method_names(folder)
+    served = tf.saved_model.load(str(folder)).signatures  # loaded once: the check and the card
+    inputs, kind = parity_inputs(info, examples)
+    expected = serving_outputs(model, info, inputs if info.columns else next(iter(inputs.values())))
+    got = {k: v.numpy() for k, v in served["serving_default"](**inputs).items()}
+    agreement = check_parity(expected, got, kind, "exported signature", MAX_SERVED_DIFF)
+    warmups = write_warmup(folder, name, info, examples) if examples is not None else 0
+    signatures = signature_specs(served)
+    card: dict[str, Any] = {
+        "min_tf_serving_version": ".".join(tf.__version__.split(".")[:2]) + ".0",
+        "ops_outside_core_tensorflow": non_core_ops(folder),
+        "signatures": signatures,
+        "warmup_requests": warmups,
+        "served_vs_keras": agreement,
+    }
+    if examples is not None:
+        request = as_request(examples, 1)
+        outputs = served["serving_default"](**request)
+        instances = {k: first(v) for k, v in request.items()}
+        card["example_request"] = {
+            "instances": [instances if info.columns else next(iter(instances.values()))]
+        }
+        card["example_response"] = {"predictions": [{k: first(v) for k, v in outputs.items()}]}
+    readme = [
+        f"- needs TF Serving >= {card['min_tf_serving_version']}",
+        f"- warm-up requests: {warmups}",
+        parity_line("served signature", agreement),
+        f"- ops from outside core TensorFlow: {', '.join(card['ops_outside_core_tensorflow']) or 'none'}"
+        " (tensorflow-text's tokenizer ops are linked into the official model server of the same version)",
+        "",
+        "## Signatures",
+        "",
+        *interface_lines(signatures),
+        "",
+        "## Call it",
+        "",
+        "```bash",
+        f"curl -d @request.json http://localhost:8501/v1/models/{name}:predict",
+        "```",
+    ]
+    return Written(card, readme, CARD_DIR)
 
 
-def export(
-    model: keras.Model,
-    name: str | None = None,
-    export_dir: str | os.PathLike = DEFAULT_EXPORT_DIR,
-    *,
-    version: int | None = None,
-    overwrite: bool = False,
-    metrics: dict[str, float] | None = None,
-    evaluation: dict[str, Any] | None = None,
-    data_dir: str | os.PathLike | None = None,
-) -> Path:
-    """Write `model` as SavedModel version `version` (default: the next integer) of its own name,
-    refresh the root's `models.config`, and return the version folder. `name` may only repeat the
-    model's own name (`served_name`), and a new version must keep the signatures and classes of
-    the versions before it (`check_same_interface`).
+def first(tensor: tf.Tensor) -> Any:
+    """The first row of a batch as JSON gives it."""
+    value = tensor.numpy()[0]
+    return value.decode() if tensor.dtype == tf.string else value.tolist()
 
-    An entry's model gets the named serving signatures, warm-up requests built from real test
-    examples (when its dataset is at hand: `data_dir`, or the user's data it was built on), and a
-    model card quoting `metrics` and `evaluation` (`Report.summary()`). Any other Keras model is
-    exported with `model.export`'s default signature."""
-    record = record_of(model)
-    name = served_name(model, name)
-    check_export_dir(Path(export_dir))
-    target = version_folder(export_dir, name, version, overwrite)
-    version = int(target.name)
-    with atomic.partial_path(target) as tmp:
-        if record is None:
-            model.export(str(tmp), format="tf_saved_model", verbose=False)
-        else:
-            info = record.info
-            serving_archive(model, info).write_out(str(tmp), verbose=False)
-            set_method_names(tmp)
-            examples = warmup_examples(record, data_dir)
-            served = tf.saved_model.load(str(tmp)).signatures  # loaded once: the check and the card
-            agreement = served_vs_keras(model, info, served, examples)
-            warmups = write_warmup(tmp, name, info, examples) if examples is not None else 0
-            write_model_card(
-                tmp,
-                name,
-                version,
-                record,
-                info,
-                metrics or {},
-                evaluation,
-                examples,
-                warmups,
-                agreement,
-                served,
-                data_dir,
-            )
-        check_servable(tmp)
-        check_same_interface(tmp, target.parent, version)
-    write_models_config(Path(export_dir))
-    return target
+
+def check(folder: Path, base: Path, version: int) -> None:
+    check_servable(folder)
+    check_same_interface(folder, base, version, signature_defs, CARD_DIR)
+
+
+TARGET = ExportTarget("savedmodel", "saved_models", write, check, publish=write_models_config)
