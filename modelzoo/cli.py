@@ -93,7 +93,8 @@ def refuse_unused_data_dir(info, data_dir: str | None) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from modelzoo.zoo import get_entry, list_architectures, list_models, measurements, parameter_count
+    from modelzoo.measured import measurements
+    from modelzoo.zoo import get_entry, list_architectures, list_models, parameter_count
 
     names = list_models(
         args.pattern, family=args.family, task=args.task, dataset=args.dataset, max_params=args.max_params

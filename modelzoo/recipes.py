@@ -82,8 +82,8 @@ class Recipe:
     """How an entry is compiled and fitted. Build variants with `replace`, never by mutation.
 
     `steps_per_execution` is 16, not Keras' 1: sixteen updates per call into the TensorFlow runtime
-    run the same steps in the same order (mlp_mnist's test accuracy is identical to 4 digits) and
-    leave less time to per-call overhead: 1.4x the samples/s of MNIST's MLP on 2 CPU cores. Under a
+    run the same steps in the same order and leave less time to per-call overhead (finding
+    "steps_per_execution"). Under a
     `tf.distribute` strategy it is 1: Keras 3.15's multi-step loop fails there ("You must feed a value
     for placeholder tensor", keras-team/keras#19246)."""
 
@@ -299,15 +299,13 @@ up to 20 epochs with early stopping on validation loss (patience 3) and the best
 
 CLASSIFIER_COSINE = CLASSIFIER.replace(name="classifier_cosine", schedule="cosine", patience=20)
 """For the image benchmarks (MNIST, Fashion-MNIST, CIFAR-10): Adam 1e-3 decayed to 0 by a cosine
-over all 20 epochs. Every epoch runs (patience 20) and the best validation epoch is kept. On real
-MNIST this took mlp_mnist from 97.75% (constant rate, early stopped) to 98.07%, cnn_mnist from
-99.05% to 99.20%."""
+over all 20 epochs. Every epoch runs (patience 20) and the best validation epoch is kept: better
+than a constant rate stopped early (measured.json, finding "recipe classifier_cosine")."""
 
 MLP_CLASSIFIER = CLASSIFIER_COSINE.replace(name="mlp_classifier", batch_size=512, learning_rate=4e-3)
 """For the 28x28 MLPs: a 784-128-10 step is so cheap that at batch 128 Keras' per-step work, not
 arithmetic, sets the pace. Batch 512 with the linear scaling rule (4x batch, 4x learning rate;
-Goyal et al. 2017) trains mlp_mnist 2-3x faster per epoch at no cost in accuracy: 0.9817, 0.9799,
-0.9804 over seeds 0-2 against 0.9807, 0.9797, 0.9794 at batch 128 and 1e-3 (real MNIST)."""
+Goyal et al. 2017) trains faster per epoch at no cost in accuracy (finding "recipe mlp_classifier")."""
 
 SMALL_CLASSIFIER = CLASSIFIER.replace(name="small_classifier", batch_size=32, epochs=60, patience=8)
 """For ~1,000-example datasets (scikit-learn digits): small batches for enough steps per epoch,
@@ -328,19 +326,15 @@ TEXT_CLASSIFIER = BINARY_CLASSIFIER.replace(name="text_classifier", epochs=10, p
 stopping on validation loss after 2 epochs without improvement (these models overfit fast)."""
 
 GRU_SST2 = TEXT_CLASSIFIER.replace(name="gru_sst2", learning_rate=2.3e-3, batch_size=128)
-"""`text_classifier` with the learning rate and batch size `modelzoo tune gru_sst2` found on real SST-2
-(10 Hyperband trials of up to 4 epochs, 21 min on 2 cores; with dropout 0.32, weight decay 0): best
-validation accuracy 0.9238 against 0.9229 for the defaults; on SST-2 dev (the test split) 0.8142
-against 0.8096, with the values found and with these rounded ones alike."""
+"""`text_classifier` with the learning rate and batch size `modelzoo tune gru_sst2` found on real
+SST-2, rounded (finding "recipe gru_sst2")."""
 
 TRANSFORMER_SST2 = TEXT_CLASSIFIER.replace(
     name="transformer_sst2", optimizer="lazyadam", learning_rate=2e-3, batch_size=64
 )
-"""`text_classifier` with lazy Adam, batch 64 and (by the linear scaling rule) twice the learning rate.
-On SST-2 dev over seeds 0-2: 0.8177 / 0.8108 / 0.8165, mean 0.8150, against 0.8085 / 0.8085 /
-0.8177, mean 0.8115 for `text_classifier`, in 29-47 s a run against 60-82 s (lazy Adam at 1e-3 and
-batch 64: mean 0.8016; at batch 32: 0.8058). Grouped by length, its epoch is 3.23-3.30x faster than
-padded to 64 tokens, where `text_classifier`'s was 2.28-2.69x."""
+"""`text_classifier` with lazy Adam (only the embedding rows a batch uses are updated), batch 64 and
+(by the linear scaling rule) twice the learning rate: more accurate and faster than
+`text_classifier` on SST-2 (finding "recipe transformer_sst2")."""
 
 BERT_FINETUNE = CLASSIFIER.replace(
     name="bert_finetune",
@@ -356,17 +350,11 @@ BERT_FINETUNE = CLASSIFIER.replace(
 )
 """Fine-tuning a pretrained BERT as published for compact BERTs (Turc et al. 2019, grid {1e-4, 5e-5,
 3e-5} x batch 32 x 3-4 epochs): AdamW 5e-5 with decay 0.01, linear warm-up over the first 10% of
-steps then cosine decay to 0, batch 32, 3 epochs, the epoch of best validation accuracy kept. On
-SST-2 with MiniLM over seeds 0-2, 1e-4 gave 0.8945 on dev against 5e-5's 0.8949, with seeds spread
-twice as wide (sd 0.0087 against 0.0048). Not of best validation loss: a fine-tuned classifier grows
-confident as the rate decays, so its loss rises while its accuracy still climbs. MiniLM on SST-2
-(seed 1): validation loss 0.1712 -> 0.1853 and accuracy 0.9385 -> 0.9397 from epoch 2 to 3, SST-2
-dev 0.8807 -> 0.9002; on IMDB (seed 0): 0.2410 -> 0.2607 and 0.9100 -> 0.9140. Every epoch runs
-(patience 3), as the schedule was planned for all of them: with patience 1, IMDB would have stopped
-after epoch 2, whose validation accuracy was 0.9100 against epoch 1's 0.9105 (one review of 2,000),
-and kept epoch 1. A BERT built from config starts from random weights and wants more:
-learning_rate=1e-3, epochs=10 (0.8016 on SST-2 dev, as low as the other from-scratch models:
-pretraining is what BERT adds)."""
+steps then cosine decay to 0, batch 32, 3 epochs, the epoch of best validation accuracy kept. Not
+of best validation loss: a fine-tuned classifier grows confident as the rate decays, so its loss
+rises while its accuracy still climbs. Every epoch runs (patience 3), as the schedule was planned
+for all of them. A BERT built from config starts from random weights and wants more:
+learning_rate=1e-3, epochs=10 (finding "recipe bert_finetune")."""
 
 REGRESSION = Recipe(
     name="regression",
@@ -380,7 +368,7 @@ REGRESSION = Recipe(
 )
 """Mean squared error, MAE reported. Targets keep their units (disease progression 25-346), so the
 output bias must travel far: Adam at 0.5 gets there in ~15 epochs, and on the convex linear model
-reaches the least-squares optimum (closed-form OLS: MAE 46.2 on the diabetes test split)."""
+reaches the least-squares optimum (closed-form OLS, the target of linear_diabetes)."""
 
 RECIPES: dict[str, Recipe] = {
     r.name: r

@@ -25,6 +25,7 @@ import tensorflow as tf
 from modelzoo.data.catalog import DatasetInfo, dataset_info
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
+from modelzoo.measured import Measurement
 from modelzoo.recipes import Recipe
 
 if TYPE_CHECKING:
@@ -146,24 +147,6 @@ def search_space(**ranges: Range) -> Callable[[Builder], Builder]:
         return builder
 
     return decorator
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """A metric measured by running the entry's recipe on real data, and how to reproduce it."""
-
-    metric: str
-    value: float
-    split: str
-    date: str
-    command: str
-    machine: str
-    parameters: int | None = None
-    """Of the model measured, which differs from the entry's default build when its target names
-    settings (bert_sst2 measured with preset=minilm_l6: 22.7M, built from config: 1.4M)."""
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.value:.4f} on {self.split} ({self.date}, {self.machine}): {self.command}"
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,12 @@ from modelzoo import distribute, registry, runs
 from modelzoo.data import DatasetInfo, FileData, load_dataset
 from modelzoo.data.files import load_files_again
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError, unknown_name
+from modelzoo.measured import measurements
 from modelzoo.recipes import Recipe
 from modelzoo.registry import (
     ADAPT_PARAM,
     Entry,
     IOSpec,
-    Measurement,
     ModelSpec,
     client_inputs,
     get_entry,
@@ -394,10 +394,3 @@ def weights_of(
     else:
         origin = f"random initialisation (seed {recipe.seed})"
     return f"{origin}, trained {trained_steps:,} steps since" if trained_steps else origin
-
-
-@functools.cache
-def measurements() -> dict[str, Measurement]:
-    """Results of real training runs, kept in `modelzoo/measured.json` by whoever ran them."""
-    text = resources.files("modelzoo").joinpath("measured.json").read_text()
-    return {name: Measurement(**m) for name, m in json.loads(text).items()}

@@ -15,27 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
+from helpers import serve
 from tensorflow_serving.config import model_server_config_pb2
 
 import modelzoo
 from modelzoo.export.savedmodel import check_servable
-
-REST_PREDICT = Path(__file__).with_name("rest_predict.py")
-
-
-def serve(path: Path, body: dict, text_ops: bool = False, method: str = "predict") -> dict:
-    """POST-equivalent of `/v1/models/NAME:<method>` with `body`, answered in a fresh TF-only
-    process (with tensorflow-text's ops when `text_ops`)."""
-    result = subprocess.run(
-        [sys.executable, str(REST_PREDICT)],
-        input=json.dumps({"path": str(path), "body": body, "text_ops": text_ops, "method": method}),
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    response = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "modelzoo" not in response["imported"] and "keras_hub" not in response["imported"]
-    return response
 
 
 def png(pixels: np.ndarray) -> bytes:

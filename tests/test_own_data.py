@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import blob_images, sentiment_corpus
+from helpers import serve
 from PIL import Image
-from test_export import png, serve
+from test_export import png
 
 import modelzoo
 from modelzoo.errors import DataFormatError, DataNotFoundError, InvalidValueError, UnknownNameError

@@ -33,18 +33,6 @@ def test_text_entry_learns_sentiment_from_raw_strings(name, sst2_dir):
     assert probabilities[2, 0] > 0.5 > probabilities[3, 0]
 
 
-@pytest.mark.parametrize("name", TEXT_ENTRIES)
-def test_text_entry_round_trips_through_keras_file(name, tmp_path):
-    texts, _ = sentiment_corpus(200, seed=3)
-    model = modelzoo.build(name, adapt_data=tf.data.Dataset.from_tensor_slices(texts).batch(64))
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    x = strings(texts[:8])
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
-    assert type(loaded.optimizer) is type(model.optimizer)
-    assert loaded.optimizer.get_config() == model.optimizer.get_config()
-
-
 @pytest.mark.parametrize("name", ["transformer_sst2", "bert_sst2"])
 def test_text_entry_keras_file_goes_on_training_where_it_stopped(name, tmp_path):
     """transformer_sst2's LazyAdam and BERT's AdamW (keras-hub's tasks override compile(), which

@@ -72,8 +72,7 @@ SHOWN = 5
 """Cells and names quoted in a note or an error, at most."""
 BLOCK = 1 << 20
 """Bytes of a CSV parsed at a time (a field longer than this is read with a larger block): small
-blocks keep the reader's own buffers small (peak 125 MB above the columns for 1 MB blocks on a
-200 MB file, 340 MB for 16 MB blocks), at the same speed."""
+blocks keep the reader's own buffers small at the same speed (finding "table reader block size")."""
 
 
 @dataclass
