@@ -22,6 +22,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_train_evaluate_export_on_digits(tmp_path):
     trained = run_cli(
         "train",
@@ -82,7 +83,9 @@ def test_list_and_describe(tmp_path):
     lines = table.splitlines()
     assert lines[0].split()[:4] == ["name", "family", "task", "dataset"]
     assert [line.split()[0] for line in lines[1:]] == ["cnn_digits", "mlp_digits"]
-    assert architectures.endswith("(train NAME --data PATH): bert, cnn, gru, linear, mlp, rnn, transformer")
+    assert architectures.endswith(
+        "(train NAME --data PATH): bag, bert, cnn, gru, linear, mlp, rnn, transformer"
+    )
     described = run_cli("describe", "mlp_breast_cancer", cwd=tmp_path)
     assert described.returncode == 0
     assert "binary_classifier" in described.stdout and "probability: float32[None, 1]" in described.stdout

@@ -30,6 +30,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_trains_to_the_same_band(tmp_path):
     from test_examples import run_example
 
@@ -38,6 +39,7 @@ def test_mirrored_over_two_logical_cpus_trains_to_the_same_band(tmp_path):
     assert float(stdout.split("test: {'accuracy': ")[1].split(",")[0]) >= ACCURACY_BAND
 
 
+@pytest.mark.slow
 def test_two_workers_on_localhost_train_and_only_the_chief_writes(tmp_path):
     cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
     command = [sys.executable, "-m", "modelzoo.cli", "train", "mlp_digits", "--strategy", "multi_worker",

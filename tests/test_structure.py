@@ -96,12 +96,13 @@ def test_readme_is_a_front_door_with_its_table_current():
 
 
 def test_figures_live_in_measured_json_not_in_docstrings():
-    """A four-decimal figure in the package's code is a measurement that will go stale."""
+    """A four-decimal figure in the package's code is a measurement that will go stale (a
+    target's published anchor, on a `Target(...)` line, is a citation, not ours)."""
     stale = [
         f"{path.relative_to(ROOT)}:{n}"
         for path in PACKAGE.rglob("*.py")
         for n, line in enumerate(path.read_text().splitlines(), 1)
-        if re.search(r"(?<![\w.])0\.\d{4}\b", line)
+        if re.search(r"(?<![\w.])0\.\d{4}\b", line) and "Target(" not in line
     ]
     assert stale == []
     assert modelzoo.describe("cnn_mnist").measured is not None

@@ -149,7 +149,7 @@ def test_acl_imdb_archive_is_extracted_once_into_the_cache_and_split(tmp_path, m
     )
 
 
-@pytest.mark.parametrize("name", ["rnn_sst2", "bert_sst2"])
+@pytest.mark.parametrize("name", ["rnn_sst2", pytest.param("bert_sst2", marks=pytest.mark.slow)])
 def test_text_export_takes_strings_in_a_tensorflow_only_process(name, sst2_dir, tmp_path):
     from test_export import replay_warmup, saved_model_cli_show, serve, tensor_info
 

@@ -30,6 +30,7 @@ def one_line_exit_2(result: subprocess.CompletedProcess, message: str) -> None:
     assert message in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_a_checkpoint_is_exported_only_under_its_own_name(tmp_path):
     """Item 1: `export mlp_digits --checkpoint <a photo CNN's run>` wrote exp/mlp_digits/2."""
     digits = run_cli("train", "mlp_digits", "--epochs", "1", "--export-dir", "exp", cwd=tmp_path)

@@ -87,14 +87,19 @@ def check_padding(padding: str) -> None:
 
 
 def vectorize(
-    inputs: keras.KerasTensor, max_tokens: int, sequence_length: int, adapt_data: AdaptData, padding: str
+    inputs: keras.KerasTensor,
+    max_tokens: int,
+    sequence_length: int,
+    adapt_data: AdaptData,
+    padding: str,
+    ngrams: int | None = None,
 ) -> keras.KerasTensor:
     """Raw strings -> token ids inside the model (lower-cased, punctuation stripped, truncated to
     `sequence_length`, padded as `padding` says), so the vocabulary travels with `.keras` files and
-    exports."""
+    exports. With `ngrams=2`, a text's words are followed by its word pairs, each a token."""
     check_padding(padding)
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens, output_sequence_length=sequence_length, name="vectorize"
+        max_tokens=max_tokens, output_sequence_length=sequence_length, ngrams=ngrams, name="vectorize"
     )
     if adapt_data is not None:
         vectorizer.adapt(adapt_data())
