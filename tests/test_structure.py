@@ -93,6 +93,9 @@ def test_readme_is_a_front_door_with_its_table_current():
     assert (ROOT / zootable.DOCS).read_text() == zootable.model_zoo_page(), "run: accuracy.py --docs"
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / link).is_file(), link
+    for page in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\(([^)#:]+\.md)", page.read_text()):
+            assert (page.parent / link).is_file(), f"{page.name} links to {link}"
 
 
 def test_figures_live_in_measured_json_not_in_docstrings():
