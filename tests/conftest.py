@@ -173,3 +173,13 @@ def hf_bert_dir(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
     }
     (folder / "config.json").write_text(json.dumps(config))
     return folder, weights
+
+
+@pytest.fixture(scope="session")
+def digits_model():
+    """mlp_digits trained for 5 epochs on the bundled digits: a real, trained model to export."""
+    import modelzoo
+
+    model = modelzoo.build("mlp_digits", epochs=5)
+    modelzoo.fit(model, verbose=0)
+    return model

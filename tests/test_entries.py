@@ -34,7 +34,17 @@ def test_entry_builds_and_predicts_one_batch(name):
         assert np.isfinite(model.predict(["", " , ", "--", "a"], verbose=0)).all()
 
 
-@pytest.mark.parametrize("name", ONE_PER_FAMILY)
+SLOW_FAMILIES = {"bert"}
+"""Families whose end-to-end run takes over 30 s (a BERT fit and export)."""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if modelzoo.describe(n).family in SLOW_FAMILIES else n
+        for n in ONE_PER_FAMILY
+    ],
+)
 def test_entry_end_to_end(name, tmp_path):
     path = entry_end_to_end(name, tmp_path)
     assert path == tmp_path / "export" / name / "1"

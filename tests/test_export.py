@@ -27,13 +27,6 @@ def png(pixels: np.ndarray) -> bytes:
     return tf.io.encode_png(tf.constant(pixels, tf.uint8)).numpy()
 
 
-@pytest.fixture(scope="module")
-def digits_model():
-    model = modelzoo.build("mlp_digits", epochs=5)
-    modelzoo.fit(model, verbose=0)
-    return model
-
-
 def test_export_writes_next_integer_versions_and_models_config(digits_model, tmp_path):
     first = modelzoo.export(digits_model, export_dir=tmp_path)
     second = modelzoo.export(digits_model, export_dir=tmp_path)

@@ -32,21 +32,14 @@ def run_on_device(model: Path, inputs: dict[str, np.ndarray], tmp_path: Path) ->
         return {k: out[k] for k in out.files}
 
 
-@pytest.fixture(scope="module")
-def trained_digits():
-    model = modelzoo.build("mlp_digits", epochs=3)
-    modelzoo.fit(model, verbose=0)
-    return model
-
-
-def test_litert_export_answers_like_keras_without_tensorflow(trained_digits, tmp_path):
-    path = modelzoo.export(trained_digits, export_dir=tmp_path / "lite", format="litert")
+def test_litert_export_answers_like_keras_without_tensorflow(digits_model, tmp_path):
+    path = modelzoo.export(digits_model, export_dir=tmp_path / "lite", format="litert")
     assert path == tmp_path / "lite" / "mlp_digits" / "1"
     assert (path / "labels.txt").read_text().split() == [str(d) for d in range(10)]
     x, y = next(iter(modelzoo.load_dataset("digits", "test", batch_size=64)))
     pixels = x.numpy().astype(np.float32)  # the signature's dtype, as a client sends them
     out = run_on_device(path / "model.tflite", {"pixels": pixels}, tmp_path)
-    keras_probabilities = keras_softmax(trained_digits.predict(pixels, verbose=0))
+    keras_probabilities = keras_softmax(digits_model.predict(pixels, verbose=0))
     assert np.abs(out["probabilities"] - keras_probabilities).max() < 1e-4
     assert (out["classes"] == keras_probabilities.argmax(1)).all()
     assert [label.decode() for label in out["labels"]] == [str(c) for c in out["classes"]]
@@ -94,18 +87,18 @@ def test_text_models_are_refused_for_litert_in_one_line_and_nothing_is_written(t
     assert not (tmp_path / "lite").exists()
 
 
-def test_a_new_litert_version_must_keep_the_interface(trained_digits, tmp_path):
-    modelzoo.export(trained_digits, export_dir=tmp_path, format="litert")
-    assert modelzoo.export(trained_digits, export_dir=tmp_path, format="litert").name == "2"
+def test_a_new_litert_version_must_keep_the_interface(digits_model, tmp_path):
+    modelzoo.export(digits_model, export_dir=tmp_path, format="litert")
+    assert modelzoo.export(digits_model, export_dir=tmp_path, format="litert").name == "2"
     (tmp_path / "mlp_digits" / "2" / "model_card.json").write_text(json.dumps({"class_names": ["a", "b"]}))
     with pytest.raises(modelzoo.InvalidValueError, match="names its classes"):
-        modelzoo.export(trained_digits, export_dir=tmp_path, format="litert")
+        modelzoo.export(digits_model, export_dir=tmp_path, format="litert")
     assert sorted(p.name for p in (tmp_path / "mlp_digits").iterdir()) == ["1", "2"]
 
 
-def test_litert_versions_are_left_out_of_models_config(trained_digits, tmp_path):
+def test_litert_versions_are_left_out_of_models_config(digits_model, tmp_path):
     """One root for both targets: TF Serving must not be pointed at a folder of .tflite files."""
-    modelzoo.export(trained_digits, export_dir=tmp_path, format="litert")
+    modelzoo.export(digits_model, export_dir=tmp_path, format="litert")
     tabular = modelzoo.build("mlp_breast_cancer")
     modelzoo.export(tabular, export_dir=tmp_path)
     config = (tmp_path / "models.config").read_text()
