@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from modelzoo import atomic
 from modelzoo.measured import Measurement, findings, measurements
 from modelzoo.registry import Target
 from modelzoo.zoo import describe, list_models
@@ -118,8 +119,6 @@ def readme_with_table(readme: str) -> str:
 
 def write(root: Path) -> list[Path]:
     """Rewrite `README.md`'s table and `docs/model_zoo.md` under the checkout `root`."""
-    from modelzoo import atomic
-
     readme, docs = root / "README.md", root / DOCS
     atomic.write_text(readme, readme_with_table(readme.read_text()))
     docs.parent.mkdir(exist_ok=True)

@@ -51,19 +51,18 @@ def interpreter(path: Path) -> Any:
     return Interpreter(model_path=str(path))
 
 
-def signatures(folder: Path) -> dict[str, Any]:
-    """The `.tflite`'s signatures with dtypes and shapes, as the interpreter reports them."""
+def describe(details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(n) for n in d["shape_signature"]]}
+        for name, d in sorted(details.items())
+    }
+
+
+def signatures(loaded: Any) -> dict[str, Any]:
+    """A loaded `.tflite`'s signatures with dtypes and shapes, as the interpreter reports them."""
     found = {}
-    runner_of = interpreter(folder / MODEL_FILE)
-    for key in runner_of.get_signature_list():
-        runner = runner_of.get_signature_runner(key)
-
-        def describe(details: dict[str, Any]) -> dict[str, Any]:
-            return {
-                name: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(n) for n in d["shape_signature"]]}
-                for name, d in sorted(details.items())
-            }
-
+    for key in loaded.get_signature_list():
+        runner = loaded.get_signature_runner(key)
         found[key] = {
             "inputs": describe(runner.get_input_details()),
             "outputs": describe(runner.get_output_details()),
@@ -72,7 +71,7 @@ def signatures(folder: Path) -> dict[str, Any]:
 
 
 def interface(folder: Path) -> dict[str, str]:
-    return {key: str(spec) for key, spec in signatures(folder).items()}
+    return {key: str(spec) for key, spec in signatures(interpreter(folder / MODEL_FILE)).items()}
 
 
 def write(
@@ -92,11 +91,12 @@ def write(
     if info.class_names:
         (folder / LABELS_FILE).write_text("".join(f"{label}\n" for label in info.class_names))
     inputs, kind = parity_inputs(info, examples)
-    runner = interpreter(folder / MODEL_FILE).get_signature_runner("serving_default")
+    loaded = interpreter(folder / MODEL_FILE)  # once: the check and the card
+    runner = loaded.get_signature_runner("serving_default")
     got = runner(**{k: v.numpy() for k, v in inputs.items()})
     expected = serving_outputs(model, info, inputs if info.columns else next(iter(inputs.values())))
     agreement = check_parity(expected, got, kind, "LiteRT model", MAX_LITERT_DIFF)
-    found = signatures(folder)
+    found = signatures(loaded)
     card = {
         "litert": {"file": MODEL_FILE, "bytes": (folder / MODEL_FILE).stat().st_size, "signatures": found},
         "litert_vs_keras": agreement,
