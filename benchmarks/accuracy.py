@@ -5,6 +5,7 @@
     python benchmarks/accuracy.py --quick            # the entries whose data ships with scikit-learn
     python benchmarks/accuracy.py ... --record       # also keep the results in modelzoo/measured.json
     python benchmarks/accuracy.py --docs             # rewrite README's zoo table and docs/model_zoo.md
+    python benchmarks/accuracy.py cnn_mnist --data-dir ../shared/data --record --publish   # and ship its weights
     python benchmarks/accuracy.py bert_sst2 --seeds 0 1 2 --record   # the mean of three trainings
     python benchmarks/accuracy.py bert_sst2 --set preset=none --set learning_rate=1e-3 --record
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 from dataclasses import replace
 from datetime import date
@@ -43,20 +43,15 @@ import tensorflow as tf  # noqa: E402
 from modelzoo import measured, zootable  # noqa: E402
 from modelzoo.cli import parse_sets  # noqa: E402
 from modelzoo.measured import Measurement  # noqa: E402
+from modelzoo.publish import publish  # noqa: E402
+from modelzoo.runs import machine  # noqa: E402
+from modelzoo.weights import SHIPPED as SHIPPED_FOLDER  # noqa: E402
 from modelzoo.registry import Target  # noqa: E402
 from modelzoo.training import Reproduction, quick_entries, reproduce  # noqa: E402
 
 MEASURED = ROOT / "modelzoo" / "measured.json"
+SHIPPED = ROOT / "modelzoo" / SHIPPED_FOLDER
 ROW = "{:<20} {:<9} {:>8}  {:<34} {:<5} {:>6} {:>8} {:>11}"
-
-
-def machine() -> str:
-    """CPU model and count, and the versions that decide whether a figure reproduces."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    cpu = names[0] if names else platform.machine()
-    return f"{os.cpu_count()} cores of {cpu}, TF {tf.__version__}, Keras {keras.__version__}"
 
 
 def record(held: Reproduction, seeded: list[tuple[int, Reproduction]], command: str, key: str) -> None:
@@ -127,8 +122,16 @@ def main() -> int:
     parser.add_argument(
         "--docs", action="store_true", help="rewrite the README's zoo table and docs/model_zoo.md"
     )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="with --record: publish the (first seed's) model as the weights the package ships, "
+        f"in {SHIPPED.relative_to(ROOT)}/NAME, as float16",
+    )
     args = parser.parse_args()
     names = args.names or (quick_entries() if args.quick else [])
+    if args.publish and (not args.record or args.set):
+        parser.error("--publish ships the weights of a record: give it with --record and without --set")
     if args.seeds and any(pair.split("=", 1)[0].strip() == "seed" for pair in args.set):
         parser.error("give seeds with --seeds 0 1 2 or one with --set seed=N, not both")
     print(f"machine: {machine()}")
@@ -140,7 +143,8 @@ def main() -> int:
         results = []
         for seed in args.seeds or [None]:
             settings = overrides if seed is None else {**overrides, "seed": seed}
-            results.append(reproduce(name, data_dir=args.data_dir, **settings))
+            result = reproduce(name, data_dir=args.data_dir, **settings)
+            results.append(result if not results else replace(result, model=None))  # the first is published
             label = name if seed is None else f"{name} seed {seed}"
             print(ROW.format(label, *cells(results[-1])), flush=True)
         if args.seeds:
@@ -159,7 +163,20 @@ def main() -> int:
             key = record_key(name, args.set, held.target)
             seeds = f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else ""
             seeded = list(zip(args.seeds, results)) if args.seeds else []
-            record(held, seeded, f"python benchmarks/accuracy.py {key}{seeds}{data}", key)
+            command = f"python benchmarks/accuracy.py {key}{seeds}{data}"
+            record(held, seeded, command, key)
+            if args.publish:
+                where = publish(
+                    results[0].model,
+                    SHIPPED / key,
+                    data_dir=args.data_dir,
+                    run_value=results[0].value,
+                    seeds={seed: r.value for seed, r in seeded} or None,
+                    command=f"{command} --publish",
+                    float16=True,
+                    overwrite=True,
+                )
+                print(f"published {Path(where).relative_to(ROOT)}", flush=True)
     if args.docs or args.record:
         for path in zootable.write(ROOT):
             print(f"wrote {path.relative_to(ROOT)}")

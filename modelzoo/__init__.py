@@ -39,6 +39,7 @@ _EXPORTS = {
     ),
     "modelzoo.evaluation": ("Report",),
     "modelzoo.export": ("export",),
+    "modelzoo.publish": ("publish", "verify"),
     "modelzoo.recipes": ("RECIPES", "Recipe"),
     "modelzoo.registry": ("Choice", "Float", "Int", "Target", "register", "search_space"),
     "modelzoo.training": ("evaluate", "fit", "train_evaluate_export"),

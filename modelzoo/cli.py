@@ -231,27 +231,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from modelzoo import runs
     from modelzoo.training import evaluate
-    from modelzoo.zoo import get_entry, load_checkpoint, record_of
+    from modelzoo.zoo import build, get_entry, load_checkpoint, record_of
 
-    folder = folder_of(Path(args.checkpoint))
-    held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint))
+    folder = None if args.weights else folder_of(Path(args.checkpoint))  # published weights: nothing written
+    held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint)) if folder else {}
     data_dir = args.data_dir or held.get("data_dir")
     with runs.lock(folder) if held else contextlib.nullcontext():
-        model = load_checkpoint(args.checkpoint)
+        model = build(args.name, weights=args.weights) if args.weights else load_checkpoint(args.checkpoint)
         record = record_of(model) or get_entry(args.name)
         refuse_unused_data_dir(record.info, args.data_dir)
         report = evaluate(model, args.name, split=args.split, data_dir=data_dir, report=True)
         print(f"{args.name} on {args.split}: " + ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
         print(report.table())
-        print("Report: " + ", ".join(str(p) for p in report.write(folder)))
+        if folder is not None:
+            print("Report: " + ", ".join(str(p) for p in report.write(folder)))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     from modelzoo.errors import InvalidValueError
     from modelzoo.export import check_export_dir, export, export_target, version_folder
-    from modelzoo.zoo import get_entry, load_checkpoint, record_of
+    from modelzoo.zoo import build, get_entry, load_checkpoint, record_of
 
-    held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint))
+    held = check_checkpoint_name(args.command, args.name, Path(args.checkpoint)) if args.checkpoint else {}
     export_dir = Path(args.export_dir or export_target(args.format).default_root)
     check_export_dir(export_dir)
     if args.version is not None:  # refused before the checkpoint is loaded, in the CLI's words
@@ -262,10 +263,14 @@ def cmd_export(args: argparse.Namespace) -> None:
                 f"{export_dir / args.name / str(args.version)} already exists; pick another "
                 "--version, or add --overwrite to replace it."
             ) from None
-    model = load_checkpoint(args.checkpoint)
-    if record_of(model) is None:
-        get_entry(args.name)
-    metrics, evaluation = run_results(Path(args.checkpoint))
+    if args.weights is not None:
+        model = build(args.name, weights=args.weights)
+        metrics, evaluation = published_results(args.name, args.weights), None
+    else:
+        model = load_checkpoint(args.checkpoint)
+        if record_of(model) is None:
+            get_entry(args.name)
+        metrics, evaluation = run_results(Path(args.checkpoint))
     path = export(
         model,
         args.name,
@@ -278,6 +283,52 @@ def cmd_export(args: argparse.Namespace) -> None:
         data_dir=args.data_dir or held.get("data_dir"),
     )
     print(f"Exported: {path}")
+
+
+def published_results(name: str, handle: str) -> dict[str, float] | None:
+    """The test figure published weights' manifest states, for the model card."""
+    from modelzoo.weights import locate, read_manifest
+
+    path = locate(handle, name)
+    if not path.is_dir():
+        return None
+    metric = read_manifest(path)["metric"]
+    return {metric["name"]: metric["value"]}
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    from modelzoo.errors import InvalidValueError
+    from modelzoo.publish import publish
+    from modelzoo.runs import CONFIG_FILE, read_json
+    from modelzoo.zoo import load_checkpoint, record_of
+
+    run = Path(args.run)
+    if not (run / CONFIG_FILE).is_file():
+        raise InvalidValueError(f"{run} is not a run folder (no {CONFIG_FILE}): give the folder modelzoo train wrote.")
+    held = read_json(run / CONFIG_FILE)
+    model = load_checkpoint(run)
+    record = record_of(model)
+    metrics, _ = run_results(run)
+    metric = "mae" if record.info.is_regression else "accuracy"
+    where = publish(
+        model,
+        args.to,
+        data_dir=args.data_dir or held.get("data_dir"),
+        run_value=(metrics or {}).get(metric),
+        seeds={record.recipe.seed: metrics[metric]} if metrics and metric in metrics else None,
+        command=f"modelzoo train {record.name} (run folder {run.name}), then modelzoo publish",
+        float16=args.float16,
+        overwrite=args.overwrite,
+    )
+    print(f"Published: {where}")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from modelzoo.publish import verify
+
+    result = verify(args.name, args.weights, data_dir=args.data_dir)
+    print(result)
+    return 0 if result.ok else 1
 
 
 def check_checkpoint_name(command: str, name: str, checkpoint: Path) -> dict:
@@ -407,8 +458,9 @@ def make_parser() -> argparse.ArgumentParser:
     own = add_data_arguments(p)
     own.add_argument(
         "--init-from",
-        metavar="RUN_DIR_OR_KERAS",
-        help="start from the layers of this checkpoint that fit (a new head when the classes differ); "
+        metavar="SOURCE",
+        help="start from the layers that fit of this run folder, .keras file or published weights "
+        "(zoo: the entry's own; a new head when the classes differ); "
         "--set freeze_epochs=N trains the new head alone first",
     )
     p.add_argument(
@@ -468,16 +520,16 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help=data_dir_help)
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("evaluate", help="evaluate a checkpoint on the entry's dataset")
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint or published weights on the entry's dataset")
     p.add_argument("name")
-    p.add_argument("--checkpoint", required=True, help="a .keras file or a run folder")
+    add_model_source(p)
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
     p.add_argument("--data-dir", help=data_dir_help)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="export a checkpoint for serving (SavedModel or LiteRT)")
+    p = sub.add_parser("export", help="export a checkpoint or published weights for serving (SavedModel or LiteRT)")
     p.add_argument("name")
-    p.add_argument("--checkpoint", required=True, help="a .keras file or a run folder")
+    add_model_source(p)
     p.add_argument(
         "--format",
         choices=("savedmodel", "litert"),
@@ -489,7 +541,30 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
     p.add_argument("--data-dir", help="where the entry's data is, for warm-up requests from real examples")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("publish", help="write a run's model as a published folder (or to hf://owner/name)")
+    p.add_argument("run", metavar="RUN_DIR", help="the run folder modelzoo train wrote")
+    p.add_argument("--to", required=True, help="the folder to write, or hf://owner/name to upload")
+    p.add_argument("--data-dir", help="where the entry's data is (default: the run's)")
+    p.add_argument("--float16", action="store_true", help="store the weights as float16 (half the size)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing published folder")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("verify", help="measure published weights on the test split; exit 1 if they miss")
+    p.add_argument("name")
+    p.add_argument("--weights", default="zoo", help=WEIGHTS_HELP + " (default: zoo)")
+    p.add_argument("--data-dir", help=data_dir_help)
+    p.set_defaults(func=cmd_verify)
     return parser
+
+
+WEIGHTS_HELP = "published weights: zoo (those the package ships), a published folder, https://... or hf://owner/name"
+
+
+def add_model_source(p: argparse.ArgumentParser) -> None:
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a .keras file or a run folder")
+    source.add_argument("--weights", help=WEIGHTS_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -347,6 +347,15 @@ def find_unfinished(runs_dir: Path, config: dict[str, Any]) -> Path | None:
     return newest(base, "*", lambda d: is_unfinished(d) and held_config(d) == config)
 
 
+def machine() -> str:
+    """CPU model and count, and the versions that decide whether a figure reproduces."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    cpu = names[0] if names else platform.machine()
+    return f"{os.cpu_count()} cores of {cpu}, TF {tf.__version__}, Keras {keras.__version__}"
+
+
 def versions() -> dict[str, str]:
     """Versions that decide whether a result reproduces."""
     from importlib.metadata import version

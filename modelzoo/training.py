@@ -14,7 +14,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +412,8 @@ class Reproduction:
     epochs: int
     seconds: float
     parameters: int
+    model: keras.Model | None = field(default=None, compare=False, repr=False)
+    """The trained model (its best epoch's weights), for publishing."""
 
     @property
     def met(self) -> bool:
@@ -442,6 +444,7 @@ def reproduce(name: str, *, data_dir: str | os.PathLike | None = None, **overrid
         epochs=len(history.epoch),
         seconds=time.perf_counter() - start,
         parameters=model.count_params(),
+        model=model,
     )
 
 

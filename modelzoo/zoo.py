@@ -18,7 +18,7 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 
 import modelzoo.models  # noqa: F401  (registers the built-in families)
-from modelzoo import distribute, registry, runs
+from modelzoo import distribute, registry, runs, weights as published
 from modelzoo.data import DatasetInfo, FileData, load_dataset
 from modelzoo.data.files import load_files_again
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError, unknown_name
@@ -114,6 +114,7 @@ def build(
     adapt_data: tf.data.Dataset | None = None,
     strategy: tf.distribute.Strategy | str | None = None,
     init_from: str | os.PathLike | None = None,
+    weights: str | os.PathLike | None = None,
     **overrides: Any,
 ) -> keras.Model:
     """A compiled functional `keras.Model` of architecture or entry `name`.
@@ -127,8 +128,21 @@ def build(
     in its scope, so `fit` trains it on every replica. `init_from` (a run folder or `.keras` file)
     copies the weights of every layer that fits (same name, type and shapes) from that model: a
     new head where the class count differs; a text model takes that model's vocabulary too, so its
-    embeddings keep their meaning; normalisation keeps this data's statistics.
+    embeddings keep their meaning; normalisation keeps this data's statistics. `init_from` also
+    takes what `weights` takes.
+
+    `weights` loads trained weights instead of a random start: `"zoo"` (those the package ships
+    for the entry), a published folder (`modelzoo publish`), a `.keras` file, the `https://` URL
+    of a published folder or `hf://owner/name`; every file is checked against its manifest first,
+    and weights of another model, or with other values of the hyperparameters given, are refused.
     """
+    if weights is not None:
+        if data is not None or init_from is not None:
+            raise InvalidValueError(
+                "weights= loads a model as it was published; to start from it on your data, "
+                "pass it as init_from= instead."
+            )
+        return load_published(name, weights, strategy=strategy, **overrides)
     entry = get_entry(name)
     info, data = entry.info_for(data)
     if init_from is not None and "preset" in entry.defaults:
@@ -139,7 +153,7 @@ def build(
     keras.utils.set_random_seed(recipe.seed)
     with strategy.scope():
         model = instantiate(entry, hparams, data=data, adapt_data=adapt_data, data_dir=data_dir)
-        copied = copy_weights(model, init_from) if init_from is not None else ()
+        copied = copy_weights(model, init_from, entry.name) if init_from is not None else ()
         recipe = recipe.for_head(info.num_classes, model.outputs[0].shape[-1])
         recipe.compile(model, recipe.steps_per_epoch(info.splits["train"], replicas), replicas)
     init = f"from {init_from} ({len(copied)} layers: {', '.join(copied)})" if copied else None
@@ -147,10 +161,11 @@ def build(
     return model
 
 
-def copy_weights(model: keras.Model, source_path: str | os.PathLike) -> tuple[str, ...]:
-    """Copy into `model` the weights of each layer of the checkpoint at `source_path` with the
-    same name, type and weight shapes; returns the names of the layers copied."""
-    source = {layer.name: layer for layer in load_checkpoint(source_path).layers}
+def copy_weights(model: keras.Model, source_path: str | os.PathLike, name: str) -> tuple[str, ...]:
+    """Copy into `model` (of entry `name`) the weights of each layer of the trained model at
+    `source_path` (a run folder, `.keras` file or published weights) with the same name, type
+    and weight shapes; returns the names of the layers copied."""
+    source = {layer.name: layer for layer in trained_model(source_path, name).layers}
     copied = []
     for layer in model.layers:
         other = source.get(layer.name)
@@ -170,6 +185,68 @@ def copy_weights(model: keras.Model, source_path: str | os.PathLike) -> tuple[st
             "start from a checkpoint of the same architecture."
         )
     return tuple(copied)
+
+
+def trained_model(source: str | os.PathLike, name: str) -> keras.Model:
+    """The model a run folder, `.keras` file or published-weights handle holds (`"zoo"` meaning
+    entry `name`'s), not compiled for training: `init_from` copies its weights."""
+    if not published.is_handle(source):
+        return load_checkpoint(source)
+    path = published.locate(source, name)
+    return load_keras(path) if path.is_dir() else load_checkpoint(path)
+
+
+def load_keras(path: Path) -> keras.Model:
+    """A `.keras` file or a Keras model folder, loaded in safe mode and not compiled."""
+    registry.run_loading_hooks()  # a family's own model classes, registered before a file names them
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=RECOMPILED_ON_LOAD)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+def load_published(
+    name: str,
+    handle: str | os.PathLike,
+    *,
+    strategy: tf.distribute.Strategy | str | None = None,
+    **overrides: Any,
+) -> keras.Model:
+    """`build(name, weights=handle, **overrides)`: the trained model published for `name` (an
+    entry, or the name a model of a user's data was given), compiled with its recipe changed by
+    the recipe fields in `overrides`. Hyperparameters in `overrides` must be those it was
+    published with."""
+    path = published.locate(handle, name)
+    strategy = distribute.resolve(strategy)
+    if path.is_dir():  # checked before anything is loaded
+        manifest = published.read_manifest(path)
+        entry = get_entry(manifest["entry"])
+        published.check_settings(manifest, path, name, hparams_in(entry, overrides))
+        with strategy.scope():
+            model = load_keras(path)
+        info = DatasetInfo.from_dict(manifest["dataset"]) if "dataset" in manifest else entry.info
+        held = BuildRecord(entry.name, manifest["hyperparameters"], Recipe(**manifest["recipe"]), info)
+    else:
+        with strategy.scope():
+            model = load_checkpoint(path)
+        held = record_of(model)
+        if held is None:
+            raise InvalidValueError(f"{path} holds {model.name!r}, not a model modelzoo built.")
+        entry = get_entry(held.entry)
+        manifest = {"entry": held.entry, "model": held.name, "hyperparameters": dict(held.hyperparameters)}
+        published.check_settings(manifest, path, name, hparams_in(entry, overrides))
+    given = hparams_in(entry, overrides)
+    entry.resolve(overrides)  # an unknown override is refused as build refuses it
+    recipe = held.recipe.replace(**{k: v for k, v in overrides.items() if k not in given})
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+        recipe.compile(model, recipe.steps_per_epoch(held.info.splits["train"], replicas), replicas)
+    model.modelzoo = replace(held, recipe=recipe, init=f"published weights {handle}")
+    return model
+
+
+def hparams_in(entry: Entry, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The hyperparameters among `overrides` (the rest are recipe fields)."""
+    return {k: v for k, v in overrides.items() if k in entry.hparam_types}
 
 
 def load_checkpoint(path: str | os.PathLike) -> keras.Model:

@@ -55,6 +55,8 @@ class DatasetInfo:
     download_host: str | None = None
     """Where TFDS downloads it from: checked to resolve first, so offline fails in seconds."""
     columns: tuple[Column, ...] = ()
+    licence: str | None = None
+    """The data's licence, as published weights' manifests state it; None for a user's files."""
 
     @property
     def num_classes(self) -> int:
@@ -105,6 +107,7 @@ DATASETS: dict[str, DatasetInfo] = {
     for info in (
         DatasetInfo(
             name="mnist",
+            licence='CC BY-SA 3.0 (Yann LeCun and Corinna Cortes)',
             task="image_classification",
             input_name="pixels",
             input_shape=(28, 28, 1),
@@ -117,6 +120,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="fashion_mnist",
+            licence='MIT (Zalando Research)',
             task="image_classification",
             input_name="pixels",
             input_shape=(28, 28, 1),
@@ -140,6 +144,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="cifar10",
+            licence='none stated (Krizhevsky 2009)',
             task="image_classification",
             input_name="pixels",
             input_shape=(32, 32, 3),
@@ -163,6 +168,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="imdb",
+            licence='none stated; released for research (Maas et al. 2011)',
             task="text_classification",
             input_name="text",
             input_shape=(),
@@ -175,6 +181,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="sst2",
+            licence='none stated (Socher et al. 2013, distributed with GLUE)',
             task="text_classification",
             input_name="text",
             input_shape=(),
@@ -191,6 +198,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="digits",
+            licence='CC BY 4.0 (UCI Machine Learning Repository)',
             task="image_classification",
             input_name="pixels",
             input_shape=(8, 8, 1),
@@ -204,6 +212,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="breast_cancer",
+            licence='CC BY 4.0 (UCI Machine Learning Repository)',
             task="tabular_classification",
             input_name="features",
             input_shape=(30,),
@@ -214,6 +223,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="diabetes",
+            licence='none stated (Efron et al. 2004); bundled with scikit-learn (BSD-3-Clause)',
             task="tabular_regression",
             input_name="features",
             input_shape=(10,),
