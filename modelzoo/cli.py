@@ -94,23 +94,26 @@ def refuse_unused_data_dir(info, data_dir: str | None) -> None:
 
 def cmd_list(args: argparse.Namespace) -> None:
     from modelzoo.measured import measurements
+    from modelzoo.weights import shipped_folder
     from modelzoo.zoo import get_entry, list_architectures, list_models, parameter_count
 
     names = list_models(
         args.pattern, family=args.family, task=args.task, dataset=args.dataset, max_params=args.max_params
     )
-    rows = [("name", "family", "task", "dataset", "params", "target", "measured")]
+    rows = [("name", "family", "task", "dataset", "params", "target", "measured", "weights")]
     for name in names:
         entry, measured = get_entry(name), measurements().get(name)
         target = str(entry.target).split(" (")[0] if entry.target else "-"
         measured = f"{measured.value:.4f}" if measured else "-"
+        weights = "zoo" if shipped_folder(name) else "-"
         rows.append(
-            (name, entry.family, entry.task, entry.dataset, f"{parameter_count(name):,}", target, measured)
+            (name, entry.family, entry.task, entry.dataset, f"{parameter_count(name):,}", target, measured, weights)
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    print(f"\nArchitectures for your own data (train NAME --data PATH): {', '.join(list_architectures())}")
+    print("\nweights zoo: trained weights ship with modelzoo: build(NAME, weights='zoo'), or --weights zoo")
+    print(f"Architectures for your own data (train NAME --data PATH): {', '.join(list_architectures())}")
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
@@ -201,9 +204,11 @@ def cmd_tune(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         runs_dir=args.runs_dir,
         data_arguments=data_arguments(args),
+        folds=args.folds,
     )
     print(result.table())
-    print(f"Best {result.objective}: {result.best['score']:.4f} (trial {result.best['trial_id']})")
+    over = f", the mean over {result.folds} folds" if result.folds > 1 else ""
+    print(f"Best {result.objective}: {result.best['score']:.4f} (trial {result.best['trial_id']}{over})")
     print(f"Train with it: {result.command}")
     print(f"  or: modelzoo train {args.name} --hparams {result.folder / 'best.json'}")
 
@@ -496,6 +501,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="an entry, or with --data an architecture")
     p.add_argument("--trials", type=int, default=10, help="most trials to run (default: 10)")
     p.add_argument("--max-epochs", type=int, help="most epochs per trial (default: the recipe's)")
+    p.add_argument(
+        "--folds",
+        type=int,
+        help="score each trial by K-fold stratified cross-validation of the training split (default: 5 "
+        "when the validation split has under 100 examples, else 1: the validation split)",
+    )
     p.add_argument(
         "--algorithm",
         default="hyperband",

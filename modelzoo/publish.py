@@ -40,6 +40,7 @@ from modelzoo.zoo import BuildRecord, build, get_entry, load_keras, record_of
 CODE_LICENCE = "Apache-2.0"
 KERAS_WEIGHTS = "model.weights.h5"
 PROBE_WORDS = "the published probe inputs"
+FLOAT16_MAX = 65504.0
 
 
 def metric_of(record: BuildRecord) -> tuple[str, str]:
@@ -75,8 +76,10 @@ def split_fingerprint(record: BuildRecord, split: str, data_dir: str | os.PathLi
 
 def compact_weights(path: Path, float16: bool) -> None:
     """Rewrite a Keras weights file without the optimizer's state (a loaded model is compiled
-    afresh) and, with `float16`, with float32 arrays stored as float16 (Keras casts them back
-    on load), gzip-compressed."""
+    afresh), large arrays gzip-compressed and, with `float16`, stored as float16 (Keras casts
+    them back on load). Only large arrays (kernels, embeddings: nearly all the bytes) are
+    halved: small ones such as a normalisation's mean and variance keep float32, whose range
+    and precision they need (a table's variance can exceed float16's largest number)."""
     tmp = path.with_name(f".{path.name}.partial")
     with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
         dst.attrs.update(src.attrs)
@@ -88,9 +91,9 @@ def compact_weights(path: Path, float16: bool) -> None:
                 dst.require_group(name).attrs.update(obj.attrs)
                 return
             data = obj[()]
-            if float16 and getattr(data, "dtype", None) == np.float32:
-                data = data.astype(np.float16)
             big = np.ndim(data) > 0 and np.size(data) > 1024
+            if float16 and big and data.dtype == np.float32 and np.abs(data).max() < FLOAT16_MAX:
+                data = data.astype(np.float16)
             dst.create_dataset(name, data=data, **({"compression": "gzip", "shuffle": True} if big else {}))
             dst[name].attrs.update(obj.attrs)
 
@@ -163,12 +166,19 @@ def publish(
         loaded.modelzoo = replace(record, init=None)
         value = evaluate(loaded, split=split, data_dir=data_dir)[metric]
         examples = record.info.splits[split]
+        tolerance = tolerance_for(metric, value, examples)
+        if run_value is not None and abs(value - run_value) > tolerance:
+            raise ModelZooError(
+                f"The files as published score {metric} {value:.4f}, the trained model {run_value:.4f}: "
+                "saving changed the model (float16 storage?); publish it without --float16."
+            )
         atomic.write_text(folder / published.PROBE, json.dumps(probe(loaded, model, record, data_dir)) + "\n")
         manifest = {
             "format": published.FORMAT,
             "entry": record.entry,
             "model": record.name,
             "hyperparameters": json.loads(json.dumps(dict(record.hyperparameters), default=list)),
+            "overrides": overrides_of(record),
             "recipe": record.recipe.to_dict(),
             "class_names": list(record.info.class_names),
             "inputs": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype} for s in client_inputs(record.info)],
@@ -185,7 +195,7 @@ def publish(
                 "name": metric,
                 "split": split,
                 "value": round(value, 6),
-                "tolerance": tolerance_for(metric, value, examples),
+                "tolerance": tolerance,
                 "run_value": run_value,
                 **seed_summary(seeds),
             },
@@ -201,6 +211,15 @@ def publish(
         manifest["files"] = published.file_digests(folder)
         atomic.write_text(folder / published.MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return dest
+
+
+def overrides_of(record: BuildRecord) -> dict[str, Any]:
+    """What the model was built with that differs from its entry's defaults and recipe."""
+    entry = get_entry(record.entry)
+    hyperparameters = {k: v for k, v in record.hyperparameters.items() if entry.defaults.get(k) != v}
+    base = entry.recipe.for_head(record.info.num_classes, 1 if record.recipe.loss == "binary_crossentropy" else 2)
+    recipe = {k: v for k, v in record.recipe.to_dict().items() if base.to_dict().get(k) != v and k != "name"}
+    return json.loads(json.dumps({**hyperparameters, **recipe}, default=list))
 
 
 def seed_summary(seeds: Mapping[int, float] | None) -> dict[str, Any]:
@@ -237,7 +256,7 @@ def model_card(manifest: Mapping[str, Any]) -> str:
         "---",
     ]
     seeds = ""
-    if "mean" in metric:
+    if len(metric.get("seeds", {})) > 1:
         seeds = f" The entry's record is the mean of seeds {', '.join(metric['seeds'])}: {metric['mean']:.4f}."
     body = [
         f"# {manifest['model']}",

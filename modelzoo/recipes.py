@@ -15,7 +15,7 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import keras
 import tensorflow as tf
@@ -23,6 +23,9 @@ import tensorflow as tf
 from modelzoo import runs
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import check_value
+
+if TYPE_CHECKING:
+    from modelzoo.data.catalog import DatasetInfo
 
 SCHEDULES = ("constant", "cosine")
 CALLBACKS = ("early_stopping", "best_checkpoint", "backup", "tensorboard")
@@ -77,6 +80,10 @@ OPTIMIZERS = {
 LOSSES = _subclasses_in(keras.losses, keras.losses.Loss)
 
 
+AUGMENTATIONS = ("flip", "rotation", "zoom", "translation")
+"""The random image transforms a recipe can ask for (`Recipe.augment`)."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How an entry is compiled and fitted. Build variants with `replace`, never by mutation.
@@ -113,6 +120,11 @@ class Recipe:
     freeze_epochs: int = 0
     """With weights copied from another model (`init_from`), train only the new layers (the head)
     for this many epochs, then everything: the keras.io transfer-learning pattern."""
+    augment: str = "auto"
+    """Random image transforms in training (Keras preprocessing layers inside the model, so the
+    served graph is unchanged): "auto" turns them all on for a user's colour photos and off for
+    built-in datasets and grey images (digits, where a flip changes the meaning); "none"; "photo"
+    (all of them); or a comma-separated choice of flip, rotation, zoom, translation."""
 
     _POSITIVE: ClassVar[tuple[str, ...]] = (
         "learning_rate",
@@ -144,6 +156,9 @@ class Recipe:
         for callback in self.callbacks:
             if callback not in CALLBACKS:
                 raise unknown_name("callback", callback, CALLBACKS)
+        for transform in self.augmentation_names():
+            if transform not in AUGMENTATIONS:
+                raise unknown_name("augmentation", transform, ("auto", "none", "photo", *AUGMENTATIONS))
         if self.optimizer not in OPTIMIZERS:
             raise unknown_name("optimizer", self.optimizer, OPTIMIZERS)
         if self.loss not in LOSSES:
@@ -164,6 +179,22 @@ class Recipe:
             if key not in fields:
                 raise unknown_name("recipe field", key, fields)
         return dataclasses.replace(self, **changes)
+
+    def augmentation_names(self) -> tuple[str, ...]:
+        """The transforms `augment` names, "auto" left to `augmentation`."""
+        if self.augment in ("auto", "none"):
+            return ()
+        if self.augment == "photo":
+            return AUGMENTATIONS
+        return tuple(name.strip() for name in self.augment.split(","))
+
+    def augmentation(self, info: DatasetInfo) -> tuple[str, ...]:
+        """The random transforms an image model of `info`'s data trains with."""
+        if not info.is_image:
+            return ()
+        if self.augment == "auto":
+            return AUGMENTATIONS if info.source == "files" and info.input_shape[-1] == 3 else ()
+        return self.augmentation_names()
 
     def for_head(self, num_classes: int, units: int) -> Recipe:
         """This recipe with the loss and metrics the model's head needs: a regression output

@@ -37,6 +37,11 @@ ADAPT_PARAM = "adapt_data"
 (batched), to adapt preprocessing layers that live inside the model (Normalization,
 TextVectorization). It is None when no adaptation is wanted (`describe` only counts parameters)."""
 AdaptData = Callable[[], tf.data.Dataset] | None
+AUGMENT_PARAM = "augment"
+"""A builder of image models that declares this parameter receives the random transforms its recipe
+asks for (`Recipe.augmentation`): layers that act in training only, inside the model."""
+BUILD_CONTEXT = (ADAPT_PARAM, AUGMENT_PARAM)
+"""Builder parameters that `build` fills from the data and the recipe: not hyperparameters."""
 DATA_KINDS = {"image_classification": "image", "text_classification": "text"}
 """Which kind of user data (`FileData.kind`) a dataset's task is; tabular tasks are `table`."""
 
@@ -138,7 +143,7 @@ def search_space(**ranges: Range) -> Callable[[Builder], Builder]:
     def decorator(builder: Builder) -> Builder:
         params = inspect.signature(builder).parameters.values()
         keyword = inspect.Parameter.KEYWORD_ONLY
-        hparams = {p.name for p in params if p.kind is keyword and p.name != ADAPT_PARAM}
+        hparams = {p.name for p in params if p.kind is keyword and p.name not in BUILD_CONTEXT}
         names = {*hparams, *Recipe.field_types()}
         for key in ranges:
             if key not in names:
@@ -274,6 +279,8 @@ class ModelSpec:
     """What `modelzoo tune` searches (declared beside the builder)."""
 
     info: DatasetInfo | None = None
+    published: str = ""
+    """Trained weights to load with `build(name, weights=...)`: those the package ships, or how to make some."""
 
     def __str__(self) -> str:
         info = self.info
@@ -299,6 +306,7 @@ class ModelSpec:
             ("classes", classes),
             ("parameters", f"{self.parameters:,}" if self.parameters else "- (depends on the data)"),
             ("weights", self.weights),
+            *([("published", self.published)] if self.published else []),
             ("hyperparams", ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())),
             ("recipe", f"{self.recipe.name}: {recipe}"),
             ("target", str(self.target) if self.target else "none set"),
@@ -371,7 +379,7 @@ def register(
         params = {
             p.name: p
             for p in inspect.signature(builder).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != ADAPT_PARAM
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in BUILD_CONTEXT
         }
         hparam_types = {key: hints.get(key, Any) for key in params}
         for key in defaults:

@@ -1,7 +1,9 @@
 """Hyperparameter search with KerasTuner over the ranges each architecture declares beside its builder
 (`registry.search_space`): Hyperband by default, Bayesian optimisation or random search as options.
 
-The objective is the entry's target metric on the validation split (never test). Trials live in a
+The objective is the entry's target metric on the validation split (never test), or, when that
+split is small (`MIN_VALIDATION`) or `folds` asks, its mean over stratified k-fold
+cross-validation of the training split. Trials live in a
 run folder, `runs/<name>/tune-<timestamp>/`, whose `tune.json` says what is searched; the same
 search started again continues there (KerasTuner reloads finished trials and retries the one that
 was running). The end writes `best.json`, which `modelzoo train NAME --hparams best.json` reads.
@@ -18,10 +20,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from modelzoo import atomic, runs
-from modelzoo.data import FileData
+from modelzoo.data import DatasetInfo, FileData
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import parse_value
 from modelzoo.recipes import Recipe
@@ -42,6 +45,11 @@ SEARCHABLE_RECIPE_FIELDS = (
 """Recipe fields a search may vary (the loss, metrics and epochs are the entry's and the search's own)."""
 FRACTIONS = ("dropout",)
 """Hyperparameters that must lie in [0, 1)."""
+MIN_VALIDATION = 100
+"""Below this many validation examples a trial's score is mostly noise (an accuracy's standard
+error reaches 5 points there, more than good settings usually win by), so each trial is scored by
+k-fold cross-validation over the training split instead."""
+DEFAULT_FOLDS = 5
 
 
 def parse_range(entry: Entry, key: str, text: str) -> Range:
@@ -117,11 +125,15 @@ class TuneResult:
     trials: tuple[dict[str, Any], ...]
     best: dict[str, Any]
     command: str
+    folds: int = 1
+    """1: trials scored on the validation split; k: the mean over k folds of the training split."""
 
     def table(self) -> str:
         """The trials, best first, one line each."""
         keys = sorted({k for t in self.trials for k in t["values"]})
         lines = [f"{'trial':<6} {'status':<10} {self.objective:>12}  " + "  ".join(keys)]
+        if self.folds > 1:
+            lines.insert(0, f"{self.objective}: the mean over {self.folds} folds of the training split")
         ranked = sorted(self.trials, key=lambda t: t["rank"])
         for t in ranked:
             score = "-" if t["score"] is None else f"{t['score']:.4f}"
@@ -141,11 +153,15 @@ def tune(
     data_dir: str | None = None,
     runs_dir: str | Path = "runs",
     data_arguments: str = "",
+    folds: int | None = None,
 ) -> TuneResult:
     """Search `name`'s hyperparameters with KerasTuner for at most `trials` trials of at most
     `max_epochs` epochs each (default: the recipe's epochs), on `data` (an architecture on the
     user's files) or the entry's dataset. Resumes the newest unfinished search of the same
-    settings under `runs_dir/<model>/`. `data_arguments` is repeated in the printed train command."""
+    settings under `runs_dir/<model>/`. `data_arguments` is repeated in the printed train command.
+    `folds`: 1 scores trials on the validation split, k > 1 by stratified k-fold cross-validation
+    of the training split; by default k-fold (5) when the validation split is under
+    `MIN_VALIDATION` examples, said in a warning."""
     entry = get_entry(name)
     if trials < 1:
         raise InvalidValueError(f"--trials must be at least 1, got {trials}.")
@@ -157,6 +173,7 @@ def tune(
     if epochs < 1:
         raise InvalidValueError(f"--max-epochs must be at least 1, got {epochs}.")
     objective, direction = objective_of(entry, entry.recipe)
+    pool = cross_validation_pool(entry, info, data, data_dir, folds)
     config = {
         "entry": name,
         "data": str(data.path) if data is not None else info.name,
@@ -165,6 +182,7 @@ def tune(
         "max_epochs": epochs,
         "algorithm": algorithm,
         "objective": objective,
+        **({"folds": pool.folds} if pool else {}),
     }
     base = Path(runs_dir) / model_name(name, info)
     folder = runs.newest(base, "tune-*", lambda d: is_unfinished_search(d, config))
@@ -190,7 +208,81 @@ def tune(
             data,
             data_dir,
             data_arguments,
+            pool,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class Pool:
+    """The training split in memory, with the folds that score each trial."""
+
+    features: Any
+    labels: np.ndarray
+    folds: int
+    indices: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    def split(self, fold: int, batch_size: int, seed: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        """(train, validation) of fold `fold`: the train part shuffled with `seed`."""
+        train, held = self.indices[fold]
+
+        def take(rows: np.ndarray) -> tf.data.Dataset:
+            features = tf.nest.map_structure(lambda a: a[rows], self.features)
+            return tf.data.Dataset.from_tensor_slices((features, self.labels[rows]))
+
+        shuffled = take(train).shuffle(len(train), seed=seed)
+        return shuffled.batch(batch_size), take(held).batch(batch_size)
+
+
+def cross_validation_pool(
+    entry: Entry, info: DatasetInfo, data: FileData | None, data_dir: str | None, folds: int | None
+) -> Pool | None:
+    """The folds to score trials by, or None to score them on the validation split. Refused in
+    one line, before anything is written, when a class has fewer training examples than folds."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from modelzoo.training import split_of
+    from modelzoo.zoo import BuildRecord
+
+    validation = info.splits["validation"]
+    if folds is not None and folds < 1:
+        raise InvalidValueError(f"--folds must be 1 (the validation split) or more, got {folds}.")
+    if folds == 1 or (folds is None and validation >= MIN_VALIDATION):
+        if validation < MIN_VALIDATION:
+            print(f"Warning: trials are scored on {validation} validation examples, fewer than {MIN_VALIDATION}: "
+                  "their ranking is mostly noise.", file=sys.stderr, flush=True)  # fmt: skip
+        return None
+    folds = folds or DEFAULT_FOLDS
+    record = BuildRecord(entry.name, entry.defaults, entry.recipe, info, data=data)
+    features, labels = in_memory(split_of(record, "train", 256, data_dir, seed=entry.recipe.seed))
+    seed = entry.recipe.seed
+    if info.is_regression:
+        splitter = KFold(folds, shuffle=True, random_state=seed).split(labels)
+    else:
+        counts = np.bincount(labels.astype(int), minlength=info.num_classes)
+        fewest = int(counts.argmin())
+        if counts[fewest] < folds:
+            raise InvalidValueError(
+                f"{folds}-fold cross-validation needs {folds} training examples of each class; "
+                f"{info.class_names[fewest]!r} has {counts[fewest]}: pass --folds {max(int(counts[fewest]), 2)}, "
+                "or --folds 1 to score on the validation split."
+            )
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
+    if folds is not None and validation < MIN_VALIDATION:
+        print(
+            f"Warning: the validation split has {validation} examples (< {MIN_VALIDATION}), too few to rank "
+            f"trials by: each trial is scored by the mean of {folds}-fold stratified cross-validation over "
+            f"the {len(labels)} training examples instead (--folds 1 to use the validation split).",
+            file=sys.stderr,
+            flush=True,
+        )
+    return Pool(features, labels, folds, tuple(splitter))
+
+
+def in_memory(dataset: tf.data.Dataset) -> tuple[Any, np.ndarray]:
+    """A finite dataset of (features, label) batches as arrays (features: one array or a dict)."""
+    batches = list(dataset.as_numpy_iterator())
+    features = tf.nest.map_structure(lambda *parts: np.concatenate(parts), *[b[0] for b in batches])
+    return features, np.concatenate([b[1] for b in batches])
 
 
 def run_search(
@@ -204,9 +296,10 @@ def run_search(
     data: FileData | None,
     data_dir: str | None,
     data_arguments: str,
+    pool: Pool | None = None,
 ) -> TuneResult:
     """KerasTuner's search in `folder` (locked by the caller), then `best.json`; `goal` is the
-    objective and its direction."""
+    objective and its direction; with a `pool`, each trial's score is its mean over the folds."""
     import keras_tuner
 
     entry = get_entry(name)
@@ -226,19 +319,31 @@ def run_search(
 
             record = record_of(model)
             batch = record.recipe.batch_size
-            train = split_of(record, "train", batch, data_dir, seed=record.recipe.seed, model=model)
-            val = split_of(record, "validation", batch, data_dir, model=model)
             if not interactive:  # KerasTuner's own display rewrites lines with terminal codes
                 print(f"Trial: {shown(hp.values)}", flush=True)
-            shown_fit = {"verbose": 1 if interactive else 2, "shuffle": False}  # split_of shuffles train
-            history = model.fit(train, validation_data=val, **kwargs | shown_fit)
+            shown_fit = {"verbose": 1 if interactive else 2, "shuffle": False}  # the splits come shuffled
+            if pool is None:
+                train = split_of(record, "train", batch, data_dir, seed=record.recipe.seed, model=model)
+                val = split_of(record, "validation", batch, data_dir, model=model)
+                history = model.fit(train, validation_data=val, **kwargs | shown_fit)
+                score = best_of(history.history.get(objective, [float("nan")]))
+                result: Any = history
+            else:  # fold 0 trains the tuner's model (a Hyperband trial may continue it); the rest anew
+                scores = []
+                for fold in range(pool.folds):
+                    fold_model = model if fold == 0 else self.build(hp)
+                    fold_kwargs = kwargs if fold == 0 else {**kwargs, "callbacks": [], "initial_epoch": 0}
+                    train, val = pool.split(fold, batch, record.recipe.seed + fold)
+                    history = fold_model.fit(train, validation_data=val, **fold_kwargs | shown_fit)
+                    scores.append(best_of(history.history.get(objective, [float("nan")])))
+                score = float(np.mean(scores))
+                result = {objective: score}
             if not interactive:
-                scores = history.history.get(objective, [float("nan")])
-                print(
-                    f"Trial done: {objective} {max(scores) if direction == 'max' else min(scores):.4f}",
-                    flush=True,
-                )
-            return history
+                print(f"Trial done: {objective} {score:.4f}", flush=True)
+            return result
+
+    def best_of(values: list[float]) -> float:
+        return max(values) if direction == "max" else min(values)
 
     common = dict(
         hypermodel=ZooHyperModel(),
@@ -292,8 +397,10 @@ def run_search(
         "settings": settings,
         "command": command,
     }
+    if pool is not None:
+        best["folds"] = pool.folds
     atomic.write_text(folder / BEST_FILE, json.dumps(best, indent=2) + "\n")
-    return TuneResult(name, folder, objective, rows, best, command)
+    return TuneResult(name, folder, objective, rows, best, command, pool.folds if pool else 1)
 
 
 def shown_value(value: Any) -> str:

@@ -58,6 +58,23 @@ def shipped() -> list[str]:
     return sorted(p.parent.name for p in root.glob(f"*/{MANIFEST}")) if root.is_dir() else []
 
 
+def summary(name: str, parameters: int) -> str:
+    """What `describe` says of an entry's published weights."""
+    folder = shipped_folder(name)
+    if folder is None:
+        return (
+            f"none ship with modelzoo ({parameters * 2 / 1e6:.1f} MB even as float16): train it, publish the "
+            "run (modelzoo publish RUN --to DIR) and load it with weights=DIR or hf://owner/name"
+        )
+    manifest = read_manifest(folder)
+    metric, data = manifest["metric"], manifest["data"]
+    return (
+        f"ship with modelzoo, weights='zoo': {metric['name']} {metric['value']:.4f} on {data['name']} "
+        f"{data['split']} ({data['examples']:,} examples), {manifest['weights_dtype']}, "
+        f"{len(manifest['files'])} files with their sha256, published {manifest['date']}"
+    )
+
+
 def locate(handle: str | os.PathLike, name: str) -> Path:
     """A local, checked published folder or `.keras` file for `handle` (weights of `name`)."""
     text = str(handle)

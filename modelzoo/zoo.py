@@ -35,6 +35,7 @@ from modelzoo.measured import measurements
 from modelzoo.recipes import Recipe
 from modelzoo.registry import (
     ADAPT_PARAM,
+    AUGMENT_PARAM,
     Entry,
     IOSpec,
     ModelSpec,
@@ -81,12 +82,15 @@ def instantiate(
     adapt_data: tf.data.Dataset | None = None,
     data_dir: str | None = None,
     adapt: bool = True,
+    augment: tuple[str, ...] = (),
 ) -> keras.Model:
     """Call `entry`'s builder for `data`'s description (else the entry's dataset). With `adapt`,
     preprocessing layers are adapted on `adapt_data`, by default the features of the training
-    split, loaded only if a layer asks."""
+    split, loaded only if a layer asks. An image builder gets the transforms `augment` names."""
     info, data = entry.info_for(data)
     kwargs = dict(hparams)
+    if AUGMENT_PARAM in inspect.signature(entry.builder).parameters:
+        kwargs[AUGMENT_PARAM] = augment
     if ADAPT_PARAM in inspect.signature(entry.builder).parameters:
         if adapt_data is not None:
             kwargs[ADAPT_PARAM] = lambda: adapt_data
@@ -152,7 +156,9 @@ def build(
     replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(recipe.seed)
     with strategy.scope():
-        model = instantiate(entry, hparams, data=data, adapt_data=adapt_data, data_dir=data_dir)
+        model = instantiate(
+            entry, hparams, data=data, adapt_data=adapt_data, data_dir=data_dir, augment=recipe.augmentation(info)
+        )
         copied = copy_weights(model, init_from, entry.name) if init_from is not None else ()
         recipe = recipe.for_head(info.num_classes, model.outputs[0].shape[-1])
         recipe.compile(model, recipe.steps_per_epoch(info.splits["train"], replicas), replicas)
@@ -454,6 +460,7 @@ def describe(model_or_name: keras.Model | str) -> ModelSpec:
         measured=measurements().get(entry.name) if name == entry.name else None,
         search_space=entry.search_space,
         info=info,
+        published=published.summary(entry.name, parameters) if name == entry.name and info else "",
     )
 
 

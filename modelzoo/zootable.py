@@ -11,6 +11,7 @@ from pathlib import Path
 from modelzoo import atomic
 from modelzoo.measured import Measurement, findings, measurements
 from modelzoo.registry import Target
+from modelzoo.weights import shipped_folder
 from modelzoo.zoo import describe, list_models
 
 DOCS = "docs/model_zoo.md"
@@ -42,11 +43,11 @@ def duration(seconds: int | None) -> str:
 
 
 def zoo_table(link: str) -> list[str]:
-    """One short row per entry: target, measured figure, verdict and time of one run, the entry
-    linked to its section of `link` (the docs page)."""
+    """One short row per entry: target, measured figure, verdict and time of one run, whether
+    its weights ship (`weights="zoo"`), the entry linked to its section of `link` (the docs page)."""
     lines = [
-        "| entry | data | parameters | target | measured | met | time |",
-        "|---|---|---|---|---|---|---|",
+        "| entry | data | parameters | target | measured | met | time | weights |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     measured = measurements()
     for name in list_models():
@@ -60,7 +61,8 @@ def zoo_table(link: str) -> list[str]:
         else:
             figure, met, time = f"{m.value:.4f}", verdict(spec.target, m.value), duration(m.seconds)
         entry = f"[`{name}`]({link}#{anchor(name)})" if m is not None else f"`{name}`"
-        lines.append(f"| {entry} | {spec.dataset} | {parameters} | {target} | {figure} | {met} | {time} |")
+        weights = "`zoo`" if shipped_folder(name) else "-"
+        lines.append(f"| {entry} | {spec.dataset} | {parameters} | {target} | {figure} | {met} | {time} | {weights} |")
     return lines
 
 

@@ -83,6 +83,7 @@ def test_list_and_describe(tmp_path):
     lines = table.splitlines()
     assert lines[0].split()[:4] == ["name", "family", "task", "dataset"]
     assert [line.split()[0] for line in lines[1:]] == ["cnn_digits", "mlp_digits"]
+    assert lines[0].split()[-1] == "weights" and [line.split()[-1] for line in lines[1:]] == ["zoo", "zoo"]
     import modelzoo
 
     assert architectures.endswith(f"(train NAME --data PATH): {', '.join(modelzoo.list_architectures())}")
@@ -90,6 +91,7 @@ def test_list_and_describe(tmp_path):
     described = run_cli("describe", "mlp_breast_cancer", cwd=tmp_path)
     assert described.returncode == 0
     assert "binary_classifier" in described.stdout and "probability: float32[None, 1]" in described.stdout
+    assert "published    ship with modelzoo, weights='zoo': accuracy " in described.stdout
 
 
 @pytest.mark.parametrize(

@@ -427,3 +427,32 @@ def test_a_model_of_user_data_never_takes_an_entrys_name(tmp_path):
     write_images(tmp_path / "digits", n=60, shape=(8, 8))
     model = modelzoo.build("cnn", data=modelzoo.load_files(tmp_path / "digits"))
     assert model.name == "cnn_digits_files" and modelzoo.describe(model).name == "cnn_digits_files"
+
+
+def test_colour_photos_train_with_augmentation_that_predict_and_serving_never_see(tmp_path):
+    x, y = blob_images(60, (16, 16), classes=2)
+    for i, (image, label) in enumerate(zip(x, y)):
+        folder = tmp_path / "photos" / ANIMALS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.stack([image, image // 2, 255 - image], axis=-1)).save(folder / f"{i}.png")
+    data = modelzoo.load_files(tmp_path / "photos")
+    model = modelzoo.build("cnn", data=data, epochs=1)
+    augmented = [layer.name for layer in model.layers if layer.name.startswith("augment_")]
+    assert augmented == ["augment_flip", "augment_rotation", "augment_zoom", "augment_translation"]
+    pixels = data.examples("test", 4)["pixels"]
+    np.testing.assert_array_equal(model.predict(pixels, verbose=0), model.predict(pixels, verbose=0))
+    assert not np.allclose(model(pixels, training=True), model(pixels, training=False))
+
+    modelzoo.fit(model, verbose=0)
+    export = modelzoo.export(model, export_dir=tmp_path / "sm")
+    rows = serve(export, {"instances": pixels.tolist()})["predictions"]
+    np.testing.assert_allclose([r["logits"] for r in rows], model.predict(pixels, verbose=0), atol=1e-5)
+    card = json.loads((export / "assets.extra" / "model_card.json").read_text())
+    assert card["augmentation"] == ["flip", "rotation", "zoom", "translation"]
+
+    plain = modelzoo.build("cnn", data=data, augment="none")
+    assert not [layer for layer in plain.layers if layer.name.startswith("augment_")]
+    assert plain.count_params() == model.count_params(), "the transforms have no weights"
+    assert not [layer for layer in modelzoo.build("cnn_mnist").layers if layer.name.startswith("augment_")]
+    with pytest.raises(UnknownNameError, match=r"Unknown augmentation 'blur'"):
+        modelzoo.build("cnn", data=data, augment="flip,blur")

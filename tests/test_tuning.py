@@ -145,3 +145,36 @@ def test_an_architecture_is_tuned_on_a_users_table(tmp_path):
     assert result.command.startswith(
         f"modelzoo train mlp --data {tmp_path / 'things.csv'} --target kind --set "
     )
+
+
+def write_table(path: Path, rows: int, rare: int | None = None) -> Path:
+    """A learnable table: `kind` is big when size > 3; with `rare`, a third class of that many rows."""
+    lines = ["size,colour,kind"]
+    lines += [f"{i % 7},{'red' if i % 3 else 'blue'},{'big' if i % 7 > 3 else 'small'}" for i in range(rows)]
+    lines += [f"{9 + i % 2},green,huge" for i in range(rare or 0)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_small_validation_split_is_replaced_by_stratified_folds(tmp_path, capsys):
+    data = modelzoo.load_files(write_table(tmp_path / "things.csv", 150), target="kind")
+    assert data.info.splits["validation"] < 100
+    result = modelzoo.tune("mlp", data=data, trials=2, max_epochs=2, algorithm="random", runs_dir=tmp_path / "runs")
+    out = capsys.readouterr()
+    assert result.folds == 5 and json.loads((result.folder / "best.json").read_text())["folds"] == 5
+    assert f"the mean of 5-fold stratified cross-validation over the {data.info.splits['train']}" in out.err
+    assert out.out.count("Trial done: val_accuracy") == 2  # one mean per trial, not one line per fold
+    assert 0.5 <= result.best["score"] <= 1 and "the mean over 5 folds" in result.table()
+
+    plain = modelzoo.tune("mlp", data=data, trials=1, max_epochs=1, algorithm="random", folds=1, runs_dir=tmp_path / "r1")
+    assert plain.folds == 1 and "ranking is mostly noise" in capsys.readouterr().err
+
+
+def test_folds_a_class_cannot_fill_are_refused_before_anything_is_written(tmp_path):
+    write_table(tmp_path / "things.csv", 150, rare=6)
+    result = run_cli("tune", "mlp", "--data", "things.csv", "--target", "kind", "--folds", "6", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "6-fold cross-validation needs 6 training examples of each class; 'huge' has" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+    zero = run_cli("tune", "mlp", "--data", "things.csv", "--target", "kind", "--folds", "0", cwd=tmp_path)
+    assert zero.returncode == 2 and "--folds must be 1 (the validation split) or more, got 0" in zero.stderr

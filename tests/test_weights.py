@@ -44,6 +44,7 @@ def test_published_folder_loads_the_trained_model_and_verifies(published_digits,
     manifest = weights.check_folder(published_digits)
     assert {"model.weights.h5", "config.json", "metadata.json", "README.md", "probe.json"} <= set(manifest["files"])
     assert manifest["entry"] == "mlp_digits" and manifest["class_names"] == [str(d) for d in range(10)]
+    assert manifest["overrides"] == {"epochs": 5}, "the session's model trains 5 epochs, not the recipe's"
     assert manifest["data"]["examples"] == 359 and len(manifest["data"]["fingerprint"]) == 64
 
     model = modelzoo.build("mlp_digits", weights=published_digits)

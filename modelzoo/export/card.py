@@ -131,6 +131,7 @@ def write_model_card(
         "hyperparameters": dict(record.hyperparameters),
         "weights": weights_of(record.hyperparameters, record.recipe, 0, record.init),
         "recipe": recipe,
+        "augmentation": list(record.recipe.augmentation(info)),
         "recipe_sha256": hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest(),
         "metrics": metrics,
         "evaluation": evaluation,
@@ -158,6 +159,7 @@ def write_model_card(
         f"- metrics at training: {json.dumps(metrics) if metrics else 'not given'}",
         f"- evaluation: {evaluation_line(evaluation)}",
         f"- recipe `{recipe['name']}` (sha256 {card['recipe_sha256'][:12]})",
+        *([f"- image augmentation in training: {', '.join(card['augmentation']) or 'none'}"] if info.is_image else []),
         f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}",
         *written.readme,
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 
 from modelzoo.data import DatasetInfo
@@ -28,7 +30,7 @@ from modelzoo.registry import Choice, Float, Int, Target, register, search_space
 @register("cnn_digits", dataset="digits", recipe=SMALL_CLASSIFIER, target=Target("accuracy", 0.98, 0.015))
 @register("cnn", recipe=SMALL_CLASSIFIER, takes=("image",))
 @search_space(**RECIPE_SEARCH, filters=Choice((16, 32, 64)), blocks=Int(1, 3),
-              dense_units=Choice((0, 64, 128)), dropout=Float(0.0, 0.5))  # fmt: skip
+              dense_units=Choice((0, 64, 128)), dropout=Float(0.0, 0.5), pooling=Choice(("flatten", "average")))  # fmt: skip
 def cnn(
     info: DatasetInfo,
     name: str,
@@ -37,8 +39,13 @@ def cnn(
     blocks: int = 2,
     dense_units: int = 0,
     dropout: float = 0.5,
+    pooling: str = "flatten",
+    augment: Sequence[str] = (),
 ) -> keras.Model:
-    """`blocks` x [Conv3x3(filters, doubling) -> MaxPool] -> Flatten -> Dropout -> head."""
+    """`blocks` x [Conv3x3(filters, doubling) -> MaxPool] -> Flatten (or the average over the
+    map, `pooling="average"`) -> Dropout -> head."""
+    if pooling not in ("flatten", "average"):
+        raise ValueError(f"pooling must be 'flatten' or 'average', not {pooling!r}")
     height, width = info.input_shape[:2]
     if min(height, width) < 2**blocks:
         raise ValueError(
@@ -47,11 +54,14 @@ def cnn(
             f"--set blocks={max(1, min(height, width).bit_length() - 1)}"
         )
     inputs = model_input(info)
-    x = preprocess(inputs, info, adapt_data=None)
+    x = preprocess(inputs, info, adapt_data=None, augment=augment)
     for i in range(blocks):
         x = keras.layers.Conv2D(filters * 2**i, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
+    if pooling == "average":
+        x = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
     if dense_units:
         x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)

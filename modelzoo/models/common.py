@@ -6,6 +6,9 @@ takes what a client has (raw 0-255 pixels, raw feature values) and an export nee
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -86,6 +89,13 @@ def check_padding(padding: str) -> None:
         raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}.")
 
 
+LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""What `str.splitlines` breaks on. Keras saves a vocabulary one token a line and reads it back
+with `splitlines`, so a token holding one of these (IMDB's reviews carry U+0085, a Windows-1252
+ellipsis decoded as Latin-1) made every saved model of that data fail to load. Such tokens are
+left out of the vocabulary (they become out-of-vocabulary), so models load as they were saved."""
+
+
 def vectorize(
     inputs: keras.KerasTensor,
     max_tokens: int,
@@ -103,18 +113,39 @@ def vectorize(
     )
     if adapt_data is not None:
         vectorizer.adapt(adapt_data())
+        vocabulary = vectorizer.get_vocabulary()[2:]  # without the padding and OOV tokens it adds
+        kept = [token for token in vocabulary if not LINE_BREAKS.search(token)]
+        if len(kept) < len(vocabulary):
+            vectorizer.set_vocabulary(kept)
     ids = vectorizer(inputs)
     return TrimPadding(name="trim_padding")(ids) if padding == "longest" else ids
 
 
+AUGMENTATION_LAYERS = {
+    "flip": lambda: keras.layers.RandomFlip("horizontal", name="augment_flip"),
+    "rotation": lambda: keras.layers.RandomRotation(0.1, name="augment_rotation"),
+    "zoom": lambda: keras.layers.RandomZoom(0.1, name="augment_zoom"),
+    "translation": lambda: keras.layers.RandomTranslation(0.1, 0.1, name="augment_translation"),
+}
+"""keras.io's image-classification-from-scratch transforms: they act in training only, so predict
+and every export see the image as it is."""
+
+
 def preprocess(
-    inputs: keras.KerasTensor | dict[str, keras.KerasTensor], info: DatasetInfo, adapt_data: AdaptData
+    inputs: keras.KerasTensor | dict[str, keras.KerasTensor],
+    info: DatasetInfo,
+    adapt_data: AdaptData,
+    augment: Sequence[str] = (),
 ):
-    """Rescale pixels to [0, 1]; normalise tabular features with the training statistics; for
-    a table's columns, normalise each number and one-hot each string over the train vocabulary
-    (one out-of-vocabulary slot), then concatenate."""
+    """Rescale pixels to [0, 1], then the random transforms `augment` names (training only);
+    normalise tabular features with the training statistics; for a table's columns, normalise
+    each number and one-hot each string over the train vocabulary (one out-of-vocabulary slot),
+    then concatenate."""
     if info.is_image:
-        return keras.layers.Rescaling(PIXEL_SCALE, name="rescale")(inputs)
+        x = keras.layers.Rescaling(PIXEL_SCALE, name="rescale")(inputs)
+        for transform in augment:
+            x = AUGMENTATION_LAYERS[transform]()(x)
+        return x
     if info.columns:
         return encode_columns(inputs, info, adapt_data)
     normalize = keras.layers.Normalization(name="normalize")

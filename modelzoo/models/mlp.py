@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 
 from modelzoo.data import DatasetInfo
@@ -79,12 +81,13 @@ def mlp(
     dropout: float = 0.0,
     activation: str = "relu",
     adapt_data: AdaptData = None,
+    augment: Sequence[str] = (),
 ) -> keras.Model:
     """Flatten -> `depth` x [Dense(hidden_units) -> Dropout] -> task head."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0 (0 is a linear model), got {depth}.")
     inputs = model_input(info)
-    x = keras.layers.Flatten(name="flatten")(preprocess(inputs, info, adapt_data))
+    x = keras.layers.Flatten(name="flatten")(preprocess(inputs, info, adapt_data, augment))
     for i in range(depth):
         x = keras.layers.Dense(hidden_units, activation=activation, name=f"dense_{i}")(x)
         if dropout:
