@@ -126,7 +126,7 @@ def main() -> int:
         "--publish",
         action="store_true",
         help="with --record: publish the (first seed's) model as the weights the package ships, "
-        f"in {SHIPPED.relative_to(ROOT)}/NAME, as float16",
+        f"in {SHIPPED.relative_to(ROOT)}/NAME, as float16, when the entry meets its target",
     )
     args = parser.parse_args()
     names = args.names or (quick_entries() if args.quick else [])
@@ -165,7 +165,9 @@ def main() -> int:
             seeded = list(zip(args.seeds, results)) if args.seeds else []
             command = f"python benchmarks/accuracy.py {key}{seeds}{data}"
             record(held, seeded, command, key)
-            if args.publish:
+            if args.publish and not held.met:
+                print(f"not published: {name} misses its target, and the package ships only what meets it")
+            elif args.publish:
                 where = publish(
                     results[0].model,
                     SHIPPED / key,

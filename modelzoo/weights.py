@@ -63,7 +63,8 @@ def summary(name: str, parameters: int) -> str:
     folder = shipped_folder(name)
     if folder is None:
         return (
-            f"none ship with modelzoo ({parameters * 2 / 1e6:.1f} MB even as float16): train it, publish the "
+            "none ship with modelzoo (it ships an entry's weights when the entry meets its target, within "
+            f"25 MB in all; these would be {parameters * 2 / 1e6:.1f} MB as float16): train it, publish the "
             "run (modelzoo publish RUN --to DIR) and load it with weights=DIR or hf://owner/name"
         )
     manifest = read_manifest(folder)
