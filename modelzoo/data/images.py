@@ -43,8 +43,10 @@ SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 UNSUPPORTED = (".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".jxl", ".ico", ".psd", ".svg")
 """Images of formats the served graph cannot decode: skipped and counted as unreadable."""
 MAX_UNREADABLE_SHARE = 0.05
-MAX_INFERRED_SIDE = 256
-"""The inferred image size (the most common one) is scaled down to this longest side."""
+MAX_INFERRED_SIDE = 64
+"""The inferred image size (the most common one) is scaled down to this longest side: on a real
+folder of 2,000 cat and dog photos, `cnn` learns more at 64 px than at 128 or 191x256, in less
+time (finding "image size")."""
 MAX_SIDE = 1024
 """The largest side `--image-size` takes: a batch of 32 colour images of 1024x1024 is already
 400 MB of float32 activations in the first layer."""
