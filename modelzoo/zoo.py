@@ -159,7 +159,7 @@ def build(
         model = instantiate(
             entry, hparams, data=data, adapt_data=adapt_data, data_dir=data_dir, augment=recipe.augmentation(info)
         )
-        copied = copy_weights(model, init_from, entry.name) if init_from is not None else ()
+        copied = copy_weights(model, init_from, entry.name, info) if init_from is not None else ()
         recipe = recipe.for_head(info.num_classes, model.outputs[0].shape[-1])
         recipe.compile(model, recipe.steps_per_epoch(info.splits["train"], replicas), replicas)
     init = f"from {init_from} ({len(copied)} layers: {', '.join(copied)})" if copied else None
@@ -167,15 +167,19 @@ def build(
     return model
 
 
-def copy_weights(model: keras.Model, source_path: str | os.PathLike, name: str) -> tuple[str, ...]:
-    """Copy into `model` (of entry `name`) the weights of each layer of the trained model at
-    `source_path` (a run folder, `.keras` file or published weights) with the same name, type
-    and weight shapes; returns the names of the layers copied."""
-    source = {layer.name: layer for layer in trained_model(source_path, name).layers}
+def copy_weights(model: keras.Model, source_path: str | os.PathLike, name: str, info: DatasetInfo) -> tuple[str, ...]:
+    """Copy into `model` (of entry `name`, for `info`'s data) the weights of each layer of the
+    trained model at `source_path` (a run folder, `.keras` file or published weights) with the
+    same name, type and weight shapes; returns the names of the layers copied. The output layers
+    are copied only when the source was trained on the same classes: a head that maps features
+    to digits would only mislead a model of clothes, even where it has the same shape."""
+    trained, classes = trained_model(source_path, name)
+    source = {layer.name: layer for layer in trained.layers}
+    heads = set() if classes == list(info.class_names) else set(model.output_names)
     copied = []
     for layer in model.layers:
         other = source.get(layer.name)
-        if other is None or type(other) is not type(layer):
+        if other is None or type(other) is not type(layer) or layer.name in heads:
             continue
         if isinstance(layer, keras.layers.TextVectorization):
             layer.set_vocabulary(other.get_vocabulary()[2:])  # without the padding and OOV tokens it adds
@@ -193,13 +197,18 @@ def copy_weights(model: keras.Model, source_path: str | os.PathLike, name: str) 
     return tuple(copied)
 
 
-def trained_model(source: str | os.PathLike, name: str) -> keras.Model:
+def trained_model(source: str | os.PathLike, name: str) -> tuple[keras.Model, list[str] | None]:
     """The model a run folder, `.keras` file or published-weights handle holds (`"zoo"` meaning
-    entry `name`'s), not compiled for training: `init_from` copies its weights."""
-    if not published.is_handle(source):
-        return load_checkpoint(source)
-    path = published.locate(source, name)
-    return load_keras(path) if path.is_dir() else load_checkpoint(path)
+    entry `name`'s), not compiled for training, and the class names it was trained on (None when
+    nothing says): `init_from` copies its weights."""
+    if published.is_handle(source):
+        path = published.locate(source, name)
+        if path.is_dir():
+            return load_keras(path), published.read_manifest(path)["class_names"]
+        source = path
+    model = load_checkpoint(source)
+    record = record_of(model)
+    return model, list(record.info.class_names) if record else None
 
 
 def load_keras(path: Path) -> keras.Model:

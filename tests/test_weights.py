@@ -242,3 +242,18 @@ def test_shipped_weights_load_offline_and_give_their_published_outputs(name):
 def test_shipped_weights_of_bundled_data_verify(name):
     result = verify(name)
     assert result.ok, str(result)
+
+
+def test_init_from_copies_the_head_only_for_the_same_classes(published_digits, tmp_path):
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for names in (list("0123456789"), list("abcdefghij")):
+        root = tmp_path / "".join(names[:2])
+        for i, (image, label) in enumerate(zip(digits.images[:200], digits.target[:200])):
+            (root / names[label]).mkdir(parents=True, exist_ok=True)
+            Image.fromarray((image * 15).astype(np.uint8)).save(root / names[label] / f"{i}.png")
+        model = modelzoo.build("mlp_digits", data=modelzoo.load_files(root), init_from=published_digits)
+        assert ("logits" in model.modelzoo.copied) == (names[0] == "0"), model.modelzoo.copied
+        assert "dense_0" in model.modelzoo.copied
