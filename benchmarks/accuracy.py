@@ -5,7 +5,7 @@
     python benchmarks/accuracy.py --quick            # the entries whose data ships with scikit-learn
     python benchmarks/accuracy.py ... --record       # also keep the results in modelzoo/measured.json
     python benchmarks/accuracy.py --docs             # rewrite README's zoo table and docs/model_zoo.md
-    python benchmarks/accuracy.py cnn_mnist --data-dir ../shared/data --record --publish   # and ship its weights
+    python benchmarks/accuracy.py cnn_mnist --data-dir ../shared/data --record --publish  # ship its weights
     python benchmarks/accuracy.py bert_sst2 --seeds 0 1 2 --record   # the mean of three trainings
     python benchmarks/accuracy.py bert_sst2 --set preset=none --set learning_rate=1e-3 --record
 
@@ -37,17 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # `pip install .` (as .ci/run does) has left another copy in site-packages.
 sys.path.insert(0, str(ROOT))
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from modelzoo import measured, zootable  # noqa: E402
 from modelzoo.cli import parse_sets  # noqa: E402
 from modelzoo.measured import Measurement  # noqa: E402
 from modelzoo.publish import publish  # noqa: E402
-from modelzoo.runs import machine  # noqa: E402
-from modelzoo.weights import SHIPPED as SHIPPED_FOLDER  # noqa: E402
 from modelzoo.registry import Target  # noqa: E402
+from modelzoo.runs import machine  # noqa: E402
 from modelzoo.training import Reproduction, quick_entries, reproduce  # noqa: E402
+from modelzoo.weights import SHIPPED as SHIPPED_FOLDER  # noqa: E402
 
 MEASURED = ROOT / "modelzoo" / "measured.json"
 SHIPPED = ROOT / "modelzoo" / SHIPPED_FOLDER

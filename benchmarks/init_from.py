@@ -31,7 +31,9 @@ def write_folder(root: Path, data_dir: str, per_class: dict[str, int]) -> None:
     """root/<split>/<class>/<n>.png from Fashion-MNIST's train (train, validation) and test images."""
     names = [n.replace("/", "_") for n in modelzoo.dataset_info("fashion_mnist").class_names]
     for split, source, skip in (("train", "train", 0), ("validation", "train", 1000), ("test", "test", 0)):
-        x, y = next(iter(modelzoo.load_dataset("fashion_mnist", source, batch_size=20_000, data_dir=data_dir)))
+        x, y = next(
+            iter(modelzoo.load_dataset("fashion_mnist", source, batch_size=20_000, data_dir=data_dir))
+        )
         x, y = x.numpy()[skip:], y.numpy()[skip:]
         for label, name in enumerate(names):
             folder = root / split / name
@@ -56,7 +58,9 @@ def main() -> int:
         for start in ("zoo", None):
             scores = []
             for epochs in args.epochs:
-                model = modelzoo.build("cnn_mnist", data=data, init_from=start, epochs=epochs, patience=epochs)
+                model = modelzoo.build(
+                    "cnn_mnist", data=data, init_from=start, epochs=epochs, patience=epochs
+                )
                 modelzoo.fit(model, verbose=0)
                 scores.append(modelzoo.evaluate(model)["accuracy"])
             label = "cnn_mnist weights (init_from=zoo)" if start else "random (seed 0)"

@@ -38,7 +38,10 @@ def main() -> int:
 
     overrides = parse_sets(args.architecture, args.set)
     print(f"machine: {machine()}")
-    print(f"{'size':<10} {'augment':<8} {'accuracy':>8} {'majority':>8} {'min recall':>10} {'epochs':>6} {'seconds':>8}")
+    print(
+        f"{'size':<10} {'augment':<8} {'accuracy':>8} {'majority':>8} {'min recall':>10} "
+        f"{'epochs':>6} {'seconds':>8}"
+    )
     for size in args.sizes:
         image_size = None if size == "default" else (int(size), int(size))
         data = modelzoo.load_files(args.folder, image_size=image_size)

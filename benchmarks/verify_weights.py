@@ -31,7 +31,11 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help="entries (default: every entry whose weights ship)")
     parser.add_argument("--data-dir", help="local data (default: $MODELZOO_DATA_DIR, else TFDS)")
     args = parser.parse_args()
-    print(ROW.format("entry", "metric", "record", "published", "verified", "same split", "verdict", "size MB", "s"))
+    print(
+        ROW.format(
+            "entry", "metric", "record", "published", "verified", "same split", "verdict", "size MB", "s"
+        )
+    )
     failed = 0
     total = 0
     for name in args.names or shipped():

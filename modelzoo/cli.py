@@ -107,7 +107,16 @@ def cmd_list(args: argparse.Namespace) -> None:
         measured = f"{measured.value:.4f}" if measured else "-"
         weights = "zoo" if shipped_folder(name) else "-"
         rows.append(
-            (name, entry.family, entry.task, entry.dataset, f"{parameter_count(name):,}", target, measured, weights)
+            (
+                name,
+                entry.family,
+                entry.task,
+                entry.dataset,
+                f"{parameter_count(name):,}",
+                target,
+                measured,
+                weights,
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -309,7 +318,9 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
     run = Path(args.run)
     if not (run / CONFIG_FILE).is_file():
-        raise InvalidValueError(f"{run} is not a run folder (no {CONFIG_FILE}): give the folder modelzoo train wrote.")
+        raise InvalidValueError(
+            f"{run} is not a run folder (no {CONFIG_FILE}): give the folder modelzoo train wrote."
+        )
     held = read_json(run / CONFIG_FILE)
     model = load_checkpoint(run)
     record = record_of(model)
@@ -538,7 +549,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help=data_dir_help)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="export a checkpoint or published weights for serving (SavedModel or LiteRT)")
+    p = sub.add_parser(
+        "export", help="export a checkpoint or published weights for serving (SavedModel or LiteRT)"
+    )
     p.add_argument("name")
     add_model_source(p)
     p.add_argument(
@@ -569,7 +582,9 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-WEIGHTS_HELP = "published weights: zoo (those the package ships), a published folder, https://... or hf://owner/name"
+WEIGHTS_HELP = (
+    "published weights: zoo (those the package ships), a published folder, https://... or hf://owner/name"
+)
 
 
 def add_model_source(p: argparse.ArgumentParser) -> None:

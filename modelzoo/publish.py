@@ -146,17 +146,26 @@ def publish(
     published is measured here."""
     record = record_of(model)
     if record is None:
-        raise InvalidValueError(f"Model {model.name!r} was not built by modelzoo.build: nothing says what it is.")
+        raise InvalidValueError(
+            f"Model {model.name!r} was not built by modelzoo.build: nothing says what it is."
+        )
     if str(to).startswith("hf://"):
         with tempfile.TemporaryDirectory() as tmp:
             folder = publish(
-                model, Path(tmp) / "published", data_dir=data_dir, run_value=run_value, seeds=seeds,
-                command=command, float16=float16,
+                model,
+                Path(tmp) / "published",
+                data_dir=data_dir,
+                run_value=run_value,
+                seeds=seeds,
+                command=command,
+                float16=float16,
             )
             return upload(Path(folder), str(to))
     dest = Path(to)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not overwrite:
-        raise InvalidValueError(f"{dest} already exists; pick another folder, or pass --overwrite to replace it.")
+        raise InvalidValueError(
+            f"{dest} already exists; pick another folder, or pass --overwrite to replace it."
+        )
     metric, split = metric_of(record)
     with atomic.partial_path(dest) as folder:
         model.save(folder, zipped=False)
@@ -181,7 +190,9 @@ def publish(
             "overrides": overrides_of(record),
             "recipe": record.recipe.to_dict(),
             "class_names": list(record.info.class_names),
-            "inputs": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype} for s in client_inputs(record.info)],
+            "inputs": [
+                {"name": s.name, "shape": list(s.shape), "dtype": s.dtype} for s in client_inputs(record.info)
+            ],
             **({"dataset": record.info.to_dict()} if record.info.source == "files" else {}),
             "data": {
                 "name": record.info.name,
@@ -217,7 +228,9 @@ def overrides_of(record: BuildRecord) -> dict[str, Any]:
     """What the model was built with that differs from its entry's defaults and recipe."""
     entry = get_entry(record.entry)
     hyperparameters = {k: v for k, v in record.hyperparameters.items() if entry.defaults.get(k) != v}
-    base = entry.recipe.for_head(record.info.num_classes, 1 if record.recipe.loss == "binary_crossentropy" else 2)
+    base = entry.recipe.for_head(
+        record.info.num_classes, 1 if record.recipe.loss == "binary_crossentropy" else 2
+    )
     recipe = {k: v for k, v in record.recipe.to_dict().items() if base.to_dict().get(k) != v and k != "name"}
     return json.loads(json.dumps({**hyperparameters, **recipe}, default=list))
 
@@ -227,7 +240,11 @@ def seed_summary(seeds: Mapping[int, float] | None) -> dict[str, Any]:
         return {}
     values = list(seeds.values())
     spread = {"sd": round(stdev(values), 6)} if len(values) > 1 else {}
-    return {"seeds": {str(k): round(v, 6) for k, v in seeds.items()}, "mean": round(mean(values), 6), **spread}
+    return {
+        "seeds": {str(k): round(v, 6) for k, v in seeds.items()},
+        "mean": round(mean(values), 6),
+        **spread,
+    }
 
 
 def model_card(manifest: Mapping[str, Any]) -> str:
@@ -257,7 +274,9 @@ def model_card(manifest: Mapping[str, Any]) -> str:
     ]
     seeds = ""
     if len(metric.get("seeds", {})) > 1:
-        seeds = f" The entry's record is the mean of seeds {', '.join(metric['seeds'])}: {metric['mean']:.4f}."
+        seeds = (
+            f" The entry's record is the mean of seeds {', '.join(metric['seeds'])}: {metric['mean']:.4f}."
+        )
     body = [
         f"# {manifest['model']}",
         "",
@@ -275,7 +294,8 @@ def model_card(manifest: Mapping[str, Any]) -> str:
         f'model = modelzoo.build("{manifest["model"]}", weights="PATH_OR_hf://OWNER/NAME")',
         "```",
         "",
-        f"`modelzoo verify {manifest['model']} --weights PATH` measures it again on the test split and checks "
+        f"`modelzoo verify {manifest['model']} --weights PATH` measures it again on the test split and "
+        "checks "
         "every file against `manifest.json`.",
     ]
     return "\n".join(header + body) + "\n"
@@ -320,7 +340,9 @@ class Verification:
 
     def __str__(self) -> str:
         verdict = "verified" if self.ok else "NOT verified"
-        split = "same test split" if self.same_split else "OTHER test split than published (fingerprint differs)"
+        split = (
+            "same test split" if self.same_split else "OTHER test split than published (fingerprint differs)"
+        )
         return (
             f"{self.name}: {self.metric} {self.measured:.4f} on {self.split} ({self.examples:,} examples), "
             f"published {self.published:.4f} ± {self.tolerance:.4g}: {verdict}; {split}; "
@@ -328,11 +350,15 @@ class Verification:
         )
 
 
-def verify(name: str, weights: str | os.PathLike = "zoo", data_dir: str | os.PathLike | None = None) -> Verification:
+def verify(
+    name: str, weights: str | os.PathLike = "zoo", data_dir: str | os.PathLike | None = None
+) -> Verification:
     """Load published weights of `name`, measure them on the entry's test split and compare."""
     path = published.locate(weights, name)
     if not path.is_dir():
-        raise InvalidValueError(f"{path} is a .keras file with no manifest to verify against; publish its run.")
+        raise InvalidValueError(
+            f"{path} is a .keras file with no manifest to verify against; publish its run."
+        )
     manifest = published.read_manifest(path)
     if "dataset" in manifest:
         raise InvalidValueError(
@@ -369,5 +395,7 @@ def check_probe(model: keras.Model, folder: Path, tolerance: float = 1e-5) -> fl
     got = predict_named(model, inputs)
     worst = max(float(np.abs(np.asarray(got[k]) - np.asarray(v)).max()) for k, v in saved["outputs"].items())
     if worst > tolerance:
-        raise ModelZooError(f"{folder}: outputs differ from the published probe by {worst:.3g} (> {tolerance:g}).")
+        raise ModelZooError(
+            f"{folder}: outputs differ from the published probe by {worst:.3g} (> {tolerance:g})."
+        )
     return worst

@@ -280,7 +280,7 @@ class ModelSpec:
 
     info: DatasetInfo | None = None
     published: str = ""
-    """Trained weights to load with `build(name, weights=...)`: those the package ships, or how to make some."""
+    """Trained weights for `build(name, weights=...)`: those the package ships, or how to make some."""
 
     def __str__(self) -> str:
         info = self.info

@@ -248,8 +248,8 @@ def cross_validation_pool(
         raise InvalidValueError(f"--folds must be 1 (the validation split) or more, got {folds}.")
     if folds == 1 or (folds is None and validation >= MIN_VALIDATION):
         if validation < MIN_VALIDATION:
-            print(f"Warning: trials are scored on {validation} validation examples, fewer than {MIN_VALIDATION}: "
-                  "their ranking is mostly noise.", file=sys.stderr, flush=True)  # fmt: skip
+            warning = f"trials are scored on {validation} validation examples, fewer than {MIN_VALIDATION}"
+            print(f"Warning: {warning}: their ranking is mostly noise.", file=sys.stderr, flush=True)
         return None
     folds = folds or DEFAULT_FOLDS
     record = BuildRecord(entry.name, entry.defaults, entry.recipe, info, data=data)
@@ -263,10 +263,13 @@ def cross_validation_pool(
         if counts[fewest] < folds:
             raise InvalidValueError(
                 f"{folds}-fold cross-validation needs {folds} training examples of each class; "
-                f"{info.class_names[fewest]!r} has {counts[fewest]}: pass --folds {max(int(counts[fewest]), 2)}, "
+                f"{info.class_names[fewest]!r} has {counts[fewest]}: "
+                f"pass --folds {max(int(counts[fewest]), 2)}, "
                 "or --folds 1 to score on the validation split."
             )
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed).split(
+            np.zeros(len(labels)), labels
+        )
     if folds is not None and validation < MIN_VALIDATION:
         print(
             f"Warning: the validation split has {validation} examples (< {MIN_VALIDATION}), too few to rank "

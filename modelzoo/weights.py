@@ -212,7 +212,9 @@ def from_hub(handle: str) -> Path:
 
     repo = handle.removeprefix("hf://")
     try:
-        return Path(huggingface_hub.snapshot_download(repo, library_name="keras", library_version=keras.__version__))
+        return Path(
+            huggingface_hub.snapshot_download(repo, library_name="keras", library_version=keras.__version__)
+        )
     except Exception as err:  # offline, unknown repository, no access: one line, whatever the class
         raise ModelZooError(
             f"Cannot get {handle} from Hugging Face ({type(err).__name__}: {str(err).splitlines()[0]}); "
@@ -243,4 +245,8 @@ def check_settings(
 def is_handle(source: str | os.PathLike) -> bool:
     """Whether `source` names published weights rather than a run folder or `.keras` file."""
     text = str(source)
-    return text == "zoo" or text.startswith(("https://", "http://", "hf://")) or (Path(text) / MANIFEST).is_file()
+    return (
+        text == "zoo"
+        or text.startswith(("https://", "http://", "hf://"))
+        or (Path(text) / MANIFEST).is_file()
+    )

@@ -27,7 +27,8 @@ import keras
 import tensorflow as tf
 
 import modelzoo.models  # noqa: F401  (registers the built-in families)
-from modelzoo import distribute, registry, runs, weights as published
+from modelzoo import distribute, registry, runs
+from modelzoo import weights as published
 from modelzoo.data import DatasetInfo, FileData, load_dataset
 from modelzoo.data.files import load_files_again
 from modelzoo.errors import DataFormatError, InvalidValueError, ModelZooError, unknown_name
@@ -157,7 +158,12 @@ def build(
     keras.utils.set_random_seed(recipe.seed)
     with strategy.scope():
         model = instantiate(
-            entry, hparams, data=data, adapt_data=adapt_data, data_dir=data_dir, augment=recipe.augmentation(info)
+            entry,
+            hparams,
+            data=data,
+            adapt_data=adapt_data,
+            data_dir=data_dir,
+            augment=recipe.augmentation(info),
         )
         copied = copy_weights(model, init_from, entry.name, info) if init_from is not None else ()
         recipe = recipe.for_head(info.num_classes, model.outputs[0].shape[-1])
@@ -167,7 +173,9 @@ def build(
     return model
 
 
-def copy_weights(model: keras.Model, source_path: str | os.PathLike, name: str, info: DatasetInfo) -> tuple[str, ...]:
+def copy_weights(
+    model: keras.Model, source_path: str | os.PathLike, name: str, info: DatasetInfo
+) -> tuple[str, ...]:
     """Copy into `model` (of entry `name`, for `info`'s data) the weights of each layer of the
     trained model at `source_path` (a run folder, `.keras` file or published weights) with the
     same name, type and weight shapes; returns the names of the layers copied. The output layers

@@ -62,7 +62,9 @@ def zoo_table(link: str) -> list[str]:
             figure, met, time = f"{m.value:.4f}", verdict(spec.target, m.value), duration(m.seconds)
         entry = f"[`{name}`]({link}#{anchor(name)})" if m is not None else f"`{name}`"
         weights = "`zoo`" if shipped_folder(name) else "-"
-        lines.append(f"| {entry} | {spec.dataset} | {parameters} | {target} | {figure} | {met} | {time} | {weights} |")
+        lines.append(
+            f"| {entry} | {spec.dataset} | {parameters} | {target} | {figure} | {met} | {time} | {weights} |"
+        )
     return lines
 
 

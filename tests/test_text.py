@@ -191,4 +191,6 @@ def test_tokens_holding_line_breaks_do_not_break_a_saved_model(name, overrides, 
     batch = np.array(texts[:4], dtype=object)
     for saved in (tmp_path / "m.keras", tmp_path / "folder"):
         again = load_keras(saved)
-        np.testing.assert_allclose(again.predict(batch, verbose=0), model.predict(batch, verbose=0), atol=1e-6)
+        np.testing.assert_allclose(
+            again.predict(batch, verbose=0), model.predict(batch, verbose=0), atol=1e-6
+        )

@@ -159,14 +159,18 @@ def write_table(path: Path, rows: int, rare: int | None = None) -> Path:
 def test_a_small_validation_split_is_replaced_by_stratified_folds(tmp_path, capsys):
     data = modelzoo.load_files(write_table(tmp_path / "things.csv", 150), target="kind")
     assert data.info.splits["validation"] < 100
-    result = modelzoo.tune("mlp", data=data, trials=2, max_epochs=2, algorithm="random", runs_dir=tmp_path / "runs")
+    result = modelzoo.tune(
+        "mlp", data=data, trials=2, max_epochs=2, algorithm="random", runs_dir=tmp_path / "runs"
+    )
     out = capsys.readouterr()
     assert result.folds == 5 and json.loads((result.folder / "best.json").read_text())["folds"] == 5
     assert f"the mean of 5-fold stratified cross-validation over the {data.info.splits['train']}" in out.err
     assert out.out.count("Trial done: val_accuracy") == 2  # one mean per trial, not one line per fold
     assert 0.5 <= result.best["score"] <= 1 and "the mean over 5 folds" in result.table()
 
-    plain = modelzoo.tune("mlp", data=data, trials=1, max_epochs=1, algorithm="random", folds=1, runs_dir=tmp_path / "r1")
+    plain = modelzoo.tune(
+        "mlp", data=data, trials=1, max_epochs=1, algorithm="random", folds=1, runs_dir=tmp_path / "r1"
+    )
     assert plain.folds == 1 and "ranking is mostly noise" in capsys.readouterr().err
 
 

@@ -42,13 +42,17 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
 
 def test_published_folder_loads_the_trained_model_and_verifies(published_digits, digits_model, pixels):
     manifest = weights.check_folder(published_digits)
-    assert {"model.weights.h5", "config.json", "metadata.json", "README.md", "probe.json"} <= set(manifest["files"])
+    assert {"model.weights.h5", "config.json", "metadata.json", "README.md", "probe.json"} <= set(
+        manifest["files"]
+    )
     assert manifest["entry"] == "mlp_digits" and manifest["class_names"] == [str(d) for d in range(10)]
     assert manifest["overrides"] == {"epochs": 5}, "the session's model trains 5 epochs, not the recipe's"
     assert manifest["data"]["examples"] == 359 and len(manifest["data"]["fingerprint"]) == 64
 
     model = modelzoo.build("mlp_digits", weights=published_digits)
-    np.testing.assert_allclose(model.predict(pixels, verbose=0), digits_model.predict(pixels, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(pixels, verbose=0), digits_model.predict(pixels, verbose=0), atol=1e-6
+    )
     assert modelzoo.describe(model).weights == f"published weights {published_digits}"
     trained = modelzoo.evaluate(digits_model)["accuracy"]
     assert manifest["metric"]["value"] == pytest.approx(trained, abs=1e-6)
@@ -58,14 +62,19 @@ def test_published_folder_loads_the_trained_model_and_verifies(published_digits,
     assert result.probe_diff <= 1e-5
 
     card = (published_digits / "README.md").read_text().split("---")[1]
-    index = json.loads(next(line for line in card.splitlines() if line.startswith("model-index:")).split(": ", 1)[1])
+    index = json.loads(
+        next(line for line in card.splitlines() if line.startswith("model-index:")).split(": ", 1)[1]
+    )
     assert index[0]["results"][0]["metrics"][0] == {"type": "accuracy", "value": manifest["metric"]["value"]}
 
 
 def test_recipe_fields_change_a_published_model_but_hyperparameters_must_match(published_digits):
     model = modelzoo.build("mlp_digits", weights=published_digits, learning_rate=1e-4)
     assert model.modelzoo.recipe.learning_rate == 1e-4
-    with pytest.raises(modelzoo.InvalidValueError, match=r"published for mlp_digits with hidden_units=256, not hidden_units=64"):
+    with pytest.raises(
+        modelzoo.InvalidValueError,
+        match=r"published for mlp_digits with hidden_units=256, not hidden_units=64",
+    ):
         modelzoo.build("mlp_digits", weights=published_digits, hidden_units=64)
     with pytest.raises(modelzoo.InvalidValueError, match=r"holds weights of 'mlp_digits', not 'cnn_digits'"):
         modelzoo.build("cnn_digits", weights=published_digits)
@@ -90,7 +99,9 @@ def test_a_changed_byte_a_missing_file_and_a_newer_format_are_refused(published_
         modelzoo.build("mlp_digits", weights=newer)
 
 
-def test_publish_refuses_to_overwrite_and_writes_nothing_for_a_foreign_model(published_digits, digits_model, tmp_path):
+def test_publish_refuses_to_overwrite_and_writes_nothing_for_a_foreign_model(
+    published_digits, digits_model, tmp_path
+):
     with pytest.raises(modelzoo.InvalidValueError, match=r"already exists"):
         publish(digits_model, published_digits)
     plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -131,7 +142,9 @@ def http_root(published_digits, tmp_path, monkeypatch):
 def test_download_checks_every_file_and_caches_only_a_whole_folder(http_root, digits_model, pixels):
     base, cache = http_root
     model = modelzoo.build("mlp_digits", weights=f"{base}/good")
-    np.testing.assert_allclose(model.predict(pixels, verbose=0), digits_model.predict(pixels, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(pixels, verbose=0), digits_model.predict(pixels, verbose=0), atol=1e-6
+    )
     cached = [p for p in cache.iterdir() if not p.name.startswith(".")]
     assert len(cached) == 1 and weights.check_folder(cached[0])
 
@@ -152,7 +165,9 @@ def test_download_checks_every_file_and_caches_only_a_whole_folder(http_root, di
 
 def test_unreachable_url_fails_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELZOO_HOME", str(tmp_path / "home"))
-    with pytest.raises(modelzoo.ModelZooError, match=r"Cannot download http://127.0.0.1:9/w/manifest.json") as err:
+    with pytest.raises(
+        modelzoo.ModelZooError, match=r"Cannot download http://127.0.0.1:9/w/manifest.json"
+    ) as err:
         modelzoo.build("mlp_digits", weights="http://127.0.0.1:9/w")
     assert "\n" not in str(err.value)
     assert not any((tmp_path / "home").rglob("*.json"))
@@ -167,7 +182,8 @@ try:
 except modelzoo.ModelZooError as err:
     print(json.dumps({"error": str(err)}))
 else:
-    print(json.dumps({"predictions": model.predict(__import__("numpy").array(x, "float32"), verbose=0).tolist()}))
+    predictions = model.predict(__import__("numpy").array(x, "float32"), verbose=0)
+    print(json.dumps({"predictions": predictions.tolist()}))
 """
 
 
@@ -178,7 +194,12 @@ def test_hf_handle_reads_the_hugging_face_cache_offline(published_digits, digits
     (repo / "refs" / "main").write_text(revision)
     shutil.copytree(published_digits, repo / "snapshots" / revision)
     # huggingface_hub reads its cache folder and offline flag when imported: set before the process starts
-    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "HF_HUB_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     answers = []
     for handle in ("hf://someone/mlp-digits", "hf://someone/not-cached"):
         result = subprocess.run(
@@ -214,7 +235,10 @@ def test_cli_exports_and_verifies_published_weights_and_refuses_bad_handles(publ
     checked = cli("verify", "mlp_digits", "--weights", str(published_digits))
     assert checked.returncode == 0 and "verified; same test split" in checked.stdout
 
-    for handle, message in (("nowhere", "not found"), (str(published_digits / "config.json"), "not a .keras file")):
+    for handle, message in (
+        ("nowhere", "not found"),
+        (str(published_digits / "config.json"), "not a .keras file"),
+    ):
         refused = cli("export", "mlp_digits", "--weights", handle, "--export-dir", "other")
         assert refused.returncode == 2 and message in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
@@ -224,7 +248,9 @@ def test_cli_exports_and_verifies_published_weights_and_refuses_bad_handles(publ
 def test_init_from_published_weights_starts_from_every_layer(published_digits, digits_model, pixels):
     model = modelzoo.build("mlp_digits", init_from=published_digits)
     assert model.modelzoo.init.startswith(f"from {published_digits}") and len(model.modelzoo.copied) >= 2
-    np.testing.assert_allclose(model.predict(pixels, verbose=0), digits_model.predict(pixels, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(pixels, verbose=0), digits_model.predict(pixels, verbose=0), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", weights.shipped())
@@ -238,7 +264,9 @@ def test_shipped_weights_load_offline_and_give_their_published_outputs(name):
             assert np.argmax(probe["outputs"][key], axis=1).tolist() == np.argmax(trained, axis=1).tolist()
 
 
-@pytest.mark.parametrize("name", [n for n in ("mlp_digits", "mlp_breast_cancer", "linear_diabetes") if n in weights.shipped()])
+@pytest.mark.parametrize(
+    "name", [n for n in ("mlp_digits", "mlp_breast_cancer", "linear_diabetes") if n in weights.shipped()]
+)
 def test_shipped_weights_of_bundled_data_verify(name):
     result = verify(name)
     assert result.ok, str(result)

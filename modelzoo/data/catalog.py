@@ -107,7 +107,7 @@ DATASETS: dict[str, DatasetInfo] = {
     for info in (
         DatasetInfo(
             name="mnist",
-            licence='CC BY-SA 3.0 (Yann LeCun and Corinna Cortes)',
+            licence="CC BY-SA 3.0 (Yann LeCun and Corinna Cortes)",
             task="image_classification",
             input_name="pixels",
             input_shape=(28, 28, 1),
@@ -120,7 +120,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="fashion_mnist",
-            licence='MIT (Zalando Research)',
+            licence="MIT (Zalando Research)",
             task="image_classification",
             input_name="pixels",
             input_shape=(28, 28, 1),
@@ -144,7 +144,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="cifar10",
-            licence='none stated (Krizhevsky 2009)',
+            licence="none stated (Krizhevsky 2009)",
             task="image_classification",
             input_name="pixels",
             input_shape=(32, 32, 3),
@@ -168,7 +168,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="imdb",
-            licence='none stated; released for research (Maas et al. 2011)',
+            licence="none stated; released for research (Maas et al. 2011)",
             task="text_classification",
             input_name="text",
             input_shape=(),
@@ -181,7 +181,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="sst2",
-            licence='none stated (Socher et al. 2013, distributed with GLUE)',
+            licence="none stated (Socher et al. 2013, distributed with GLUE)",
             task="text_classification",
             input_name="text",
             input_shape=(),
@@ -198,7 +198,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="digits",
-            licence='CC BY 4.0 (UCI Machine Learning Repository)',
+            licence="CC BY 4.0 (UCI Machine Learning Repository)",
             task="image_classification",
             input_name="pixels",
             input_shape=(8, 8, 1),
@@ -212,7 +212,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="breast_cancer",
-            licence='CC BY 4.0 (UCI Machine Learning Repository)',
+            licence="CC BY 4.0 (UCI Machine Learning Repository)",
             task="tabular_classification",
             input_name="features",
             input_shape=(30,),
@@ -223,7 +223,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="diabetes",
-            licence='none stated (Efron et al. 2004); bundled with scikit-learn (BSD-3-Clause)',
+            licence="none stated (Efron et al. 2004); bundled with scikit-learn (BSD-3-Clause)",
             task="tabular_regression",
             input_name="features",
             input_shape=(10,),

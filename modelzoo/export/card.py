@@ -159,7 +159,11 @@ def write_model_card(
         f"- metrics at training: {json.dumps(metrics) if metrics else 'not given'}",
         f"- evaluation: {evaluation_line(evaluation)}",
         f"- recipe `{recipe['name']}` (sha256 {card['recipe_sha256'][:12]})",
-        *([f"- image augmentation in training: {', '.join(card['augmentation']) or 'none'}"] if info.is_image else []),
+        *(
+            [f"- image augmentation in training: {', '.join(card['augmentation']) or 'none'}"]
+            if info.is_image
+            else []
+        ),
         f"- exported with TensorFlow {tf.__version__}, Keras {keras.__version__}",
         *written.readme,
     ]

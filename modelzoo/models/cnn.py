@@ -30,7 +30,8 @@ from modelzoo.registry import Choice, Float, Int, Target, register, search_space
 @register("cnn_digits", dataset="digits", recipe=SMALL_CLASSIFIER, target=Target("accuracy", 0.98, 0.015))
 @register("cnn", recipe=SMALL_CLASSIFIER, takes=("image",))
 @search_space(**RECIPE_SEARCH, filters=Choice((16, 32, 64)), blocks=Int(1, 3),
-              dense_units=Choice((0, 64, 128)), dropout=Float(0.0, 0.5), pooling=Choice(("flatten", "average")))  # fmt: skip
+              dense_units=Choice((0, 64, 128)), dropout=Float(0.0, 0.5),
+              pooling=Choice(("flatten", "average")))  # fmt: skip
 def cnn(
     info: DatasetInfo,
     name: str,
