@@ -193,7 +193,7 @@ class Recipe:
         if not info.is_image:
             return ()
         if self.augment == "auto":
-            return AUGMENTATIONS if info.source == "files" and info.input_shape[-1] == 3 else ()
+            return AUGMENTATIONS if info.is_user_photos else ()
         return self.augmentation_names()
 
     def for_head(self, num_classes: int, units: int) -> Recipe:

@@ -42,6 +42,8 @@ AUGMENT_PARAM = "augment"
 asks for (`Recipe.augmentation`): layers that act in training only, inside the model."""
 BUILD_CONTEXT = (ADAPT_PARAM, AUGMENT_PARAM)
 """Builder parameters that `build` fills from the data and the recipe: not hyperparameters."""
+PHOTO_MIN_SIDE = 32
+"""The smallest side, in pixels, of the photos an entry's photo settings are for (`Entry.photos`)."""
 DATA_KINDS = {"image_classification": "image", "text_classification": "text"}
 """Which kind of user data (`FileData.kind`) a dataset's task is; tabular tasks are `table`."""
 
@@ -169,6 +171,10 @@ class Entry:
     description: str
     takes: tuple[str, ...] = ()
     """Kinds of data the builder takes (image, table, text)."""
+    photos: Mapping[str, Any] = field(default_factory=dict)
+    """Hyperparameters and recipe fields that replace the defaults for a user's colour photos
+    (`DatasetInfo.is_user_photos`) of at least `PHOTO_MIN_SIDE` pixels a side: a network sized for
+    8x8 digit scans overfits 2,000 cat and dog photos (finding "photos")."""
 
     @property
     def search_space(self) -> dict[str, Range]:
@@ -210,11 +216,20 @@ class Entry:
             data = data.with_input_shape((height, width, data.info.input_shape[2]), why)
         return data.info, data
 
-    def resolve(self, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], Recipe]:
-        """Split `overrides` into checked hyperparameters and a recipe; unknown keys raise."""
+    def photo_settings(self, info: DatasetInfo | None) -> dict[str, Any]:
+        """The `photos` settings when `info` describes photos they are for, else none."""
+        if info is None or not info.is_user_photos or min(info.input_shape[:2]) < PHOTO_MIN_SIDE:
+            return {}
+        return dict(self.photos)
+
+    def resolve(
+        self, overrides: Mapping[str, Any], info: DatasetInfo | None = None
+    ) -> tuple[dict[str, Any], Recipe]:
+        """Split `overrides` into checked hyperparameters and a recipe; unknown keys raise. For
+        `info`'s data, the entry's photo settings apply first where they fit (`photo_settings`)."""
         hparams = dict(self.defaults)
         recipe_changes = {}
-        for key, value in overrides.items():
+        for key, value in {**self.photo_settings(info), **overrides}.items():
             if key in self.hparam_types:
                 hparams[key] = check_value(key, value, self.override_type(key))
             else:
@@ -281,6 +296,8 @@ class ModelSpec:
     info: DatasetInfo | None = None
     published: str = ""
     """Trained weights for `build(name, weights=...)`: those the package ships, or how to make some."""
+    photos: Mapping[str, Any] = field(default_factory=dict)
+    """The settings that replace the defaults for a user's colour photos (`Entry.photos`)."""
 
     def __str__(self) -> str:
         info = self.info
@@ -297,6 +314,9 @@ class ModelSpec:
             else "- (the data's)"
         )
         recipe = ", ".join(f"{k}={v}" for k, v in self.recipe.to_dict().items() if k != "name")
+        photos = f"colour photos of {PHOTO_MIN_SIDE} px or more a side: " + ", ".join(
+            f"{k}={v!r}" for k, v in self.photos.items()
+        )
         rows = [
             ("family", self.family),
             ("task", self.task),
@@ -309,6 +329,7 @@ class ModelSpec:
             *([("published", self.published)] if self.published else []),
             ("hyperparams", ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())),
             ("recipe", f"{self.recipe.name}: {recipe}"),
+            *([("on photos", photos)] if self.photos else []),
             ("target", str(self.target) if self.target else "none set"),
             ("measured", str(self.measured) if self.measured else "not measured yet"),
             ("tune space", ", ".join(f"{k}={v}" for k, v in self.search_space.items()) or "none declared"),
@@ -349,6 +370,7 @@ def register(
     family: str | None = None,
     description: str | None = None,
     takes: tuple[str, ...] | None = None,
+    photos: Mapping[str, Any] | None = None,
     **defaults: Any,
 ) -> Callable[[Builder], Builder]:
     """Declare an entry built by the decorated function; stack one decorator per entry.
@@ -358,7 +380,8 @@ def register(
     hyperparameters; `defaults` overrides their values for this entry. `family` defaults to the
     builder's function name. Without a `dataset` the entry is an architecture, built for the data
     it is given; `takes` lists the kinds of data (image, table, text) the builder handles, by
-    default its dataset's kind.
+    default its dataset's kind. `photos` (hyperparameters and recipe fields) replace the defaults
+    on a user's colour photos (`Entry.photos`).
     """
 
     def decorator(builder: Builder) -> Builder:
@@ -400,7 +423,9 @@ def register(
             target=target,
             description=description or (inspect.getdoc(builder) or "").split("\n")[0],
             takes=tuple(kinds),
+            photos=dict(photos or {}),
         )
+        _REGISTRY[name].resolve(photos or {})  # a misspelt or mistyped photo setting fails here
         return builder
 
     return decorator

@@ -152,7 +152,7 @@ def build(
     info, data = entry.info_for(data)
     if init_from is not None and "preset" in entry.defaults:
         raise InvalidValueError(f"{name} starts from pretrained weights with preset=..., not init_from.")
-    hparams, recipe = entry.resolve(overrides)
+    hparams, recipe = entry.resolve(overrides, info)
     strategy = distribute.resolve(strategy)
     replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(recipe.seed)
@@ -478,6 +478,7 @@ def describe(model_or_name: keras.Model | str) -> ModelSpec:
         search_space=entry.search_space,
         info=info,
         published=published.summary(entry.name, parameters) if name == entry.name and info else "",
+        photos=entry.photos if isinstance(model_or_name, str) else {},
     )
 
 

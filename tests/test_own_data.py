@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -429,13 +430,39 @@ def test_a_model_of_user_data_never_takes_an_entrys_name(tmp_path):
     assert model.name == "cnn_digits_files" and modelzoo.describe(model).name == "cnn_digits_files"
 
 
-def test_colour_photos_train_with_augmentation_that_predict_and_serving_never_see(tmp_path):
-    x, y = blob_images(60, (16, 16), classes=2)
+def write_colour_photos(root: Path, side: int, n: int = 20) -> Path:
+    x, y = blob_images(n, (side, side), classes=2)
     for i, (image, label) in enumerate(zip(x, y)):
-        folder = tmp_path / "photos" / ANIMALS[label]
+        folder = root / ANIMALS[label]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.stack([image, image // 2, 255 - image], axis=-1)).save(folder / f"{i}.png")
-    data = modelzoo.load_files(tmp_path / "photos")
+    return root
+
+
+def test_cnn_on_colour_photos_is_the_photo_network_unless_told_otherwise(tmp_path):
+    photos = modelzoo.load_files(write_colour_photos(tmp_path / "photos", 32))
+    model = modelzoo.build("cnn", data=photos)
+    settings = registry.get_entry("cnn").photos
+    assert {k: model.modelzoo.hyperparameters[k] for k in ("blocks", "convs", "batch_norm")} == {
+        "blocks": 4, "convs": 2, "batch_norm": True
+    } == {k: settings[k] for k in ("blocks", "convs", "batch_norm")}  # fmt: skip
+    assert (model.modelzoo.recipe.epochs, model.modelzoo.recipe.patience) == (100, 20)
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    told = modelzoo.build("cnn", data=photos, blocks=2, batch_norm=False, epochs=3)
+    assert told.modelzoo.hyperparameters["blocks"] == 2 and told.modelzoo.recipe.epochs == 3
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in told.layers)
+    small = modelzoo.load_files(write_colour_photos(tmp_path / "small", 16))  # too small for 4 halvings
+    grey = modelzoo.load_files(write_images(tmp_path / "scans", n=20, shape=(32, 32)))
+    for data in (small, grey):
+        plain = modelzoo.build("cnn", data=data)
+        assert plain.modelzoo.hyperparameters["blocks"] == 2 and plain.modelzoo.recipe.epochs == 60
+    assert modelzoo.build("cnn_mnist", data=photos).modelzoo.hyperparameters["blocks"] == 2
+    assert "on photos" in str(modelzoo.describe("cnn"))
+    assert "on photos" not in str(modelzoo.describe("cnn_mnist"))
+
+
+def test_colour_photos_train_with_augmentation_that_predict_and_serving_never_see(tmp_path):
+    data = modelzoo.load_files(write_colour_photos(tmp_path / "photos", 16, n=60))
     model = modelzoo.build("cnn", data=data, epochs=1)
     augmented = [layer.name for layer in model.layers if layer.name.startswith("augment_")]
     assert augmented == ["augment_flip", "augment_rotation", "augment_zoom", "augment_translation"]

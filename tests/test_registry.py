@@ -129,6 +129,22 @@ def test_out_of_range_hyperparameters_are_refused_with_the_entry_named(override,
         modelzoo.build("mlp_digits", **override)
 
 
+def test_cnn_stacks_convolutions_per_block_and_batch_norm_only_when_asked():
+    plain = modelzoo.build("cnn_digits")
+    deep = modelzoo.build("cnn_digits", convs=2, batch_norm=True)
+    assert [layer.name for layer in plain.layers if "conv" in layer.name] == ["conv_0", "conv_1"]
+    assert [layer.name for layer in deep.layers if "conv" in layer.name] == [
+        "conv_0_0", "conv_0_1", "conv_1_0", "conv_1_1"
+    ]  # fmt: skip
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in plain.layers)
+    norms = [layer for layer in deep.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 4 and all(not deep.get_layer(f"conv_{n.name[5:]}").use_bias for n in norms)
+    pixels = np.random.default_rng(0).integers(0, 17, (4, 8, 8, 1)).astype(np.uint8)
+    assert np.isfinite(deep.predict(pixels, verbose=0)).all()
+    with pytest.raises(modelzoo.InvalidValueError, match="convs is the number of convolutions per block"):
+        modelzoo.build("cnn_digits", convs=0)
+
+
 def test_recipe_names_are_checked_with_suggestions():
     with pytest.raises(modelzoo.UnknownNameError, match="Did you mean 'adam'"):
         CLASSIFIER.replace(optimizer="adamv")

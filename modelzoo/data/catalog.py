@@ -68,6 +68,12 @@ class DatasetInfo:
         return self.task == "image_classification"
 
     @property
+    def is_user_photos(self) -> bool:
+        """A user's colour image files: what photo augmentation and an architecture's photo
+        settings (`register(..., photos={...})`) are for, unlike built-in data and grey scans."""
+        return self.is_image and self.source == "files" and self.input_shape[-1] == 3
+
+    @property
     def is_text(self) -> bool:
         return self.task == "text_classification"
 
