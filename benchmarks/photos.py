@@ -1,12 +1,14 @@
 """A real photo folder through `modelzoo train cnn --data FOLDER`: test accuracy and time at several
 image sizes, with and without augmentation.
 
-    python benchmarks/photos.py /tmp/photos/training_set --sizes default 64 128 --augment photo none
+    python benchmarks/photos.py /tmp/photos/training_set --sizes 64 32 --augment photo none
+    python benchmarks/photos.py FOLDER --sizes 64 --augment photo --set blocks=2 --set convs=1
 
 FOLDER is a user's folder (`<class>/*.jpg`), split by `load_files` as a user's is. For each image size
-(`default`: what `load_files` infers) and each `augment` setting, `cnn` is built with its defaults
-and the recipe's settings, trained, and evaluated on the folder's test split; a row gives the
-accuracy, the majority class's share of test, the lowest recall of a class, epochs and seconds.
+(`default`: what `load_files` infers) and each `augment` setting, `cnn` is built as `modelzoo train
+cnn --data FOLDER` builds it (on colour photos, its photo settings: `modelzoo describe cnn`) with
+`--set` on top, trained, and evaluated on the folder's test split; a row gives the accuracy, the
+majority class's share of test, the lowest recall of a class, epochs and seconds.
 """
 
 from __future__ import annotations

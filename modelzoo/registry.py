@@ -35,8 +35,9 @@ Builder = Callable[..., keras.Model]
 ADAPT_PARAM = "adapt_data"
 """A builder that declares this parameter receives a callable returning the training features
 (batched), to adapt preprocessing layers that live inside the model (Normalization,
-TextVectorization). It is None when no adaptation is wanted (`describe` only counts parameters)."""
-AdaptData = Callable[[], tf.data.Dataset] | None
+TextVectorization); called with `labelled=True`, `(features, label)` batches. It is None when no
+adaptation is wanted (`describe` only counts parameters; a saved model's weights are loaded next)."""
+AdaptData = Callable[..., tf.data.Dataset] | None
 AUGMENT_PARAM = "augment"
 """A builder of image models that declares this parameter receives the random transforms its recipe
 asks for (`Recipe.augmentation`): layers that act in training only, inside the model."""

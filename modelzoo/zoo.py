@@ -17,7 +17,7 @@ import inspect
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata, resources
 from pathlib import Path
@@ -93,22 +93,41 @@ def instantiate(
     if AUGMENT_PARAM in inspect.signature(entry.builder).parameters:
         kwargs[AUGMENT_PARAM] = augment
     if ADAPT_PARAM in inspect.signature(entry.builder).parameters:
-        if adapt_data is not None:
-            kwargs[ADAPT_PARAM] = lambda: adapt_data
-        elif adapt and data is not None:
-            kwargs[ADAPT_PARAM] = lambda: data.dataset("train", 256).map(lambda features, label: features)
-        elif adapt:
-            kwargs[ADAPT_PARAM] = lambda: load_dataset(
-                entry.dataset, "train", batch_size=256, data_dir=data_dir
-            ).map(lambda features, label: features)
-        else:
-            kwargs[ADAPT_PARAM] = None
+        kwargs[ADAPT_PARAM] = adapt_source(entry, data, adapt_data, data_dir) if adapt else None
     try:
         return entry.builder(info, model_name(entry.name, info), **kwargs)
     except ModelZooError:  # the data read for adapting was wrong: its own message says how
         raise
     except ValueError as err:
         raise InvalidValueError(f"Cannot build {entry.name} with {dict(hparams)}: {err}") from None
+
+
+def adapt_source(
+    entry: Entry, data: FileData | None, given: tf.data.Dataset | None, data_dir: str | None
+) -> Callable[..., tf.data.Dataset]:
+    """What a builder adapts on (`AdaptData`): the training features, loaded when called;
+    `labelled=True` gives `(features, label)` batches. `given` is features or `(features, label)`
+    batches; features alone cannot answer for labels."""
+
+    def train_batches(labelled: bool = False) -> tf.data.Dataset:
+        if given is None:
+            batches = (
+                data.dataset("train", 256)
+                if data is not None
+                else load_dataset(entry.dataset, "train", batch_size=256, data_dir=data_dir)
+            )
+        elif isinstance(given.element_spec, tuple):
+            batches = given
+        elif labelled:
+            raise InvalidValueError(
+                f"{entry.name} with these settings learns from the training labels as it is built "
+                "(naive_bayes=True): pass adapt_data= as (text, label) batches, or naive_bayes=False."
+            )
+        else:
+            return given
+        return batches if labelled else batches.map(lambda features, label: features)
+
+    return train_batches
 
 
 def build(

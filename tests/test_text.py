@@ -194,3 +194,37 @@ def test_tokens_holding_line_breaks_do_not_break_a_saved_model(name, overrides, 
         np.testing.assert_allclose(
             again.predict(batch, verbose=0), model.predict(batch, verbose=0), atol=1e-6
         )
+
+
+def test_naive_bayes_bag_counts_the_training_labels_into_a_fixed_table(sst2_dir, tmp_path):
+    """bag's naive_bayes: each class's add-one-smoothed log P(token | class) from the train split,
+    centred over classes, read by the head beside the mean embedding and never trained."""
+    from conftest import NEGATIVE, POSITIVE
+
+    data = modelzoo.load_files(sst2_dir / "sst2" / "train.tsv")
+    model = modelzoo.build("bag", data=data, naive_bayes=True, max_tokens=5000)
+    table = model.get_layer("naive_bayes").get_weights()[0]
+    vocabulary = model.get_layer("vectorize").get_vocabulary()
+    assert model.get_layer("naive_bayes").trainable is False
+    assert table.shape == (model.modelzoo.hyperparameters["max_tokens"], 2) and len(vocabulary) > 40
+    assert not table[:2].any() and not table[len(vocabulary) :].any(), "padding, OOV and unused ids: 0"
+    for word in POSITIVE:
+        assert table[vocabulary.index(word), 1] > 1.0 > -1.0 > table[vocabulary.index(word), 0]
+    for word in NEGATIVE:
+        assert table[vocabulary.index(word), 0] > 1.0
+    np.testing.assert_allclose(table.sum(axis=1), 0.0, atol=1e-5)
+    before = table.copy()
+    modelzoo.fit(model, epochs=10, verbose=0)
+    np.testing.assert_array_equal(model.get_layer("naive_bayes").get_weights()[0], before)
+    assert modelzoo.evaluate(model)["accuracy"] >= 0.9
+    model.save(tmp_path / "m.keras")
+    batch = strings(["a superb film", "a dull plot", ""])
+    np.testing.assert_allclose(
+        load_keras(tmp_path / "m.keras").predict(batch, verbose=0), model.predict(batch, verbose=0), atol=1e-6
+    )
+    texts, labels = sentiment_corpus(60, seed=5)
+    unlabelled = tf.data.Dataset.from_tensor_slices(texts).batch(8)
+    with pytest.raises(modelzoo.InvalidValueError, match=r"pass adapt_data= as \(text, label\) batches"):
+        modelzoo.build("bag_sst2", naive_bayes=True, adapt_data=unlabelled)
+    labelled = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(8)
+    assert modelzoo.build("bag_sst2", naive_bayes=True, adapt_data=labelled).get_layer("naive_bayes")
