@@ -360,6 +360,11 @@ GRU_SST2 = TEXT_CLASSIFIER.replace(name="gru_sst2", learning_rate=2.3e-3, batch_
 """`text_classifier` with the learning rate and batch size `modelzoo tune gru_sst2` found on real
 SST-2, rounded (finding "recipe gru_sst2")."""
 
+BAG_CLASSIFIER = TEXT_CLASSIFIER.replace(name="bag_classifier", optimizer="lazyadam")
+"""`text_classifier` with lazy Adam: a bag's 200,000-row embedding is updated only in the rows a
+batch uses, where Adam moves every row every step; on SST-2, 64-73 s a run against 187 s at the
+same accuracy (finding "recipe bag_classifier")."""
+
 TRANSFORMER_SST2 = TEXT_CLASSIFIER.replace(
     name="transformer_sst2", optimizer="lazyadam", learning_rate=2e-3, batch_size=64
 )

@@ -12,7 +12,7 @@ import numpy as np
 
 from modelzoo.data import DatasetInfo
 from modelzoo.models.common import RECIPE_SEARCH, TextModel, head, model_input, vectorize
-from modelzoo.recipes import TEXT_CLASSIFIER
+from modelzoo.recipes import BAG_CLASSIFIER, TEXT_CLASSIFIER
 from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
 
 
@@ -64,8 +64,8 @@ def naive_bayes_log_probabilities(
 @register("bag_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.9056, 0.01),
           sequence_length=1000)  # fmt: skip
 # Socher et al. 2013, SST binary: bigram Naive Bayes (BiNB) 83.1.
-@register("bag_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.831, 0.01),
-          sequence_length=128)  # fmt: skip
+@register("bag_sst2", dataset="sst2", recipe=BAG_CLASSIFIER, target=Target("accuracy", 0.831, 0.01),
+          sequence_length=128, dropout=0.5)  # fmt: skip
 @register("bag", recipe=TEXT_CLASSIFIER, takes=("text",))
 @search_space(**RECIPE_SEARCH, embedding_dim=Choice((16, 32, 64, 128)), dropout=Float(0.0, 0.5),
               naive_bayes=Choice((False, True)))  # fmt: skip
