@@ -12,8 +12,11 @@ from modelzoo.registry import AdaptData, Choice, Float, Target, register, search
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
-# 400 tokens, as transformer_imdb (finding "imdb sequence_length" in measured.json).
-@register("rnn_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.88, 0.01),
+# Dai and Le 2015 (Semi-supervised Sequence Learning, table 1): an LSTM trained from random weights
+# on IMDB, "with tuning and dropout", 13.50% test error. keras.io's BiLSTM example prints no test
+# figure; Keras 2's imdb_bidirectional_lstm.py reports about 81%. 400 tokens, as transformer_imdb
+# (finding "imdb sequence_length" in measured.json).
+@register("rnn_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.865, 0.01),
           sequence_length=400)  # fmt: skip
 @register("rnn_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
           sequence_length=64)  # fmt: skip
