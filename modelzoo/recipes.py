@@ -406,18 +406,6 @@ REGRESSION = Recipe(
 output bias must travel far: Adam at 0.5 gets there in ~15 epochs, and on the convex linear model
 reaches the least-squares optimum (closed-form OLS, the target of linear_diabetes)."""
 
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        CLASSIFIER,
-        CLASSIFIER_COSINE,
-        MLP_CLASSIFIER,
-        SMALL_CLASSIFIER,
-        BINARY_CLASSIFIER,
-        TEXT_CLASSIFIER,
-        GRU_SST2,
-        TRANSFORMER_SST2,
-        BERT_FINETUNE,
-        REGRESSION,
-    )
-}
+RECIPES: dict[str, Recipe] = {r.name: r for r in list(globals().values()) if isinstance(r, Recipe)}
+"""Every recipe above by name, in the order defined: collected from the module rather than listed,
+so a recipe added above cannot be left out."""
