@@ -45,9 +45,10 @@ class PaddingAsZeros(keras.layers.Layer):
 # Kim 2014, Table 2: CNN-rand 82.7 on SST-2 (binary).
 @register("textcnn_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.827, 0.01),
           sequence_length=64)  # fmt: skip
-# Keras' imdb_cnn.py example: 0.89 on IMDB's test split after 2 epochs.
+# Keras' imdb_cnn.py example: 0.89 on IMDB's test split after 2 epochs. It cuts reviews at 400 words;
+# 800 keeps nearly every review whole and scores higher here (finding "textcnn_imdb length").
 @register("textcnn_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.89, 0.01),
-          sequence_length=400)  # fmt: skip
+          sequence_length=800)  # fmt: skip
 @register("textcnn", recipe=TEXT_CLASSIFIER, takes=("text",))
 @search_space(**RECIPE_SEARCH, embedding_dim=Choice((64, 128, 300)), maps=Choice((50, 100, 200)),
               dropout=Float(0.0, 0.6))  # fmt: skip
