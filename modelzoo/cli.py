@@ -435,7 +435,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{usage} (--help for all)\n{self.prog}: error: {message}\n")
 
 
+DATA_DIR_HELP = "folder with local data files, used before any download (default: $MODELZOO_DATA_DIR)"
+
+
 def make_parser() -> argparse.ArgumentParser:
+    """The `modelzoo` parser: global options, then one sub-parser per command (`COMMANDS`)."""
     parser = Parser(prog="modelzoo", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--import",
@@ -451,7 +455,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="never download a dataset: fail at once when it is not local (sets MODELZOO_NO_DOWNLOAD=1)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    for add_command in COMMANDS:
+        add_command(sub)
+    return parser
 
+
+def add_list(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list entries, optionally filtered")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*mnist*'")
     p.add_argument("--family")
@@ -460,17 +469,20 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-params", type=int)
     p.set_defaults(func=cmd_list)
 
+
+def add_describe(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("describe", help="show an entry's spec, recipe and target")
     p.add_argument("name")
     p.set_defaults(func=cmd_describe)
 
-    data_dir_help = "folder with local data files, used before any download (default: $MODELZOO_DATA_DIR)"
+
+def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train an entry, or an architecture on your data; writes a run folder")
     p.add_argument(
         "name", help="an entry (cnn_mnist) or, with --data, an architecture (cnn, mlp, rnn, bert, ...)"
     )
     p.add_argument("--epochs", type=int, help="maximum epochs (the recipe's by default)")
-    p.add_argument("--data-dir", help=data_dir_help)
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     own = add_data_arguments(p)
     own.add_argument(
         "--init-from",
@@ -506,6 +518,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-dir", help="also export the trained model as a SavedModel here (chief only)")
     p.set_defaults(func=cmd_train)
 
+
+def add_tune(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "tune", help="search hyperparameters with KerasTuner; writes a tune folder and best.json"
     )
@@ -531,24 +545,30 @@ def make_parser() -> argparse.ArgumentParser:
         help="search KEY over LOW..HIGH (integers; /STEP), LOW..HIGH[:log] (floats) or A,B,C, instead of "
         "the range declared beside the architecture (repeatable)",
     )
-    p.add_argument("--data-dir", help=data_dir_help)
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     add_data_arguments(p)
     p.add_argument("--runs-dir", default="runs", help="where tune folders go (default: runs)")
     p.set_defaults(func=cmd_tune)
 
+
+def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="train entries with their recipes; exit 1 if one misses its target")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--quick", action="store_true", help="the entries whose data ships with scikit-learn")
-    p.add_argument("--data-dir", help=data_dir_help)
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.set_defaults(func=cmd_reproduce)
 
+
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a checkpoint or published weights on the entry's dataset")
     p.add_argument("name")
     add_model_source(p)
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    p.add_argument("--data-dir", help=data_dir_help)
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.set_defaults(func=cmd_evaluate)
 
+
+def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export", help="export a checkpoint or published weights for serving (SavedModel or LiteRT)"
     )
@@ -566,6 +586,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="where the entry's data is, for warm-up requests from real examples")
     p.set_defaults(func=cmd_export)
 
+
+def add_publish(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("publish", help="write a run's model as a published folder (or to hf://owner/name)")
     p.add_argument("run", metavar="RUN_DIR", help="the run folder modelzoo train wrote")
     p.add_argument("--to", required=True, help="the folder to write, or hf://owner/name to upload")
@@ -574,12 +596,26 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing published folder")
     p.set_defaults(func=cmd_publish)
 
+
+def add_verify(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="measure published weights on the test split; exit 1 if they miss")
     p.add_argument("name")
     p.add_argument("--weights", default="zoo", help=WEIGHTS_HELP + " (default: zoo)")
-    p.add_argument("--data-dir", help=data_dir_help)
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.set_defaults(func=cmd_verify)
-    return parser
+
+
+COMMANDS = (
+    add_list,
+    add_describe,
+    add_train,
+    add_tune,
+    add_reproduce,
+    add_evaluate,
+    add_export,
+    add_publish,
+    add_verify,
+)
 
 
 WEIGHTS_HELP = (
