@@ -99,6 +99,17 @@ def sentiment_corpus(n: int, seed: int) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
+def write_acl_imdb(parent: Path, n: int, seed: int) -> Path:
+    """`parent/aclImdb/train/{pos,neg}/<i>_<rating>.txt`, the layout of IMDB's archive, holding
+    `sentiment_corpus(n, seed)`; returns the `aclImdb` folder."""
+    texts, labels = sentiment_corpus(n, seed)
+    for i, (text, label) in enumerate(zip(texts, labels)):
+        folder = parent / "aclImdb" / "train" / ("pos" if label else "neg")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}_{7 if label else 2}.txt").write_text(text)
+    return parent / "aclImdb"
+
+
 @pytest.fixture(scope="session")
 def sst2_dir(tmp_path_factory) -> Path:
     """A data_dir with GLUE-style `train.tsv` (600 rows) and `dev.tsv` (200 rows) under `sst2/`."""

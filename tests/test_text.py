@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import sentiment_corpus
+from conftest import sentiment_corpus, write_acl_imdb
 
 import modelzoo
 from modelzoo.export import graph_ops
@@ -129,16 +129,11 @@ def test_tsv_layouts_and_bad_headers(tmp_path):
 
 def test_acl_imdb_archive_is_extracted_once_into_the_cache_and_split(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELZOO_CACHE_DIR", str(tmp_path / "cache"))
-    source = tmp_path / "build" / "aclImdb" / "train"
-    texts, labels = sentiment_corpus(100, seed=4)
-    for i, (text, label) in enumerate(zip(texts, labels)):
-        folder = source / ("pos" if label else "neg")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{i}_{7 if label else 2}.txt").write_text(text)
+    source = write_acl_imdb(tmp_path / "build", 100, seed=4)
     data = tmp_path / "data"
     data.mkdir()
     with tarfile.open(data / "aclImdb_train.tar.gz", "w:gz") as tar:
-        tar.add(tmp_path / "build" / "aclImdb", arcname="aclImdb")
+        tar.add(source, arcname="aclImdb")
     sizes = {
         s: sum(len(b[1]) for b in modelzoo.load_dataset("imdb", s, data_dir=data))
         for s in ("train", "validation", "test")

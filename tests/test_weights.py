@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import sentiment_corpus
+from conftest import write_acl_imdb
 from helpers import serve
 
 import modelzoo
@@ -291,12 +291,8 @@ def test_init_from_copies_the_head_only_for_the_same_classes(published_digits, t
 def test_published_count_is_the_examples_measured_on_a_held_out_test_split(tmp_path):
     """A local IMDB with only a train folder holds out 20% as test: the card, the manifest and the
     verify tolerance (one example) count those 20 reviews, not the catalogue's 25,000."""
-    texts, labels = sentiment_corpus(100, seed=5)
-    for i, (text, label) in enumerate(zip(texts, labels)):
-        folder = tmp_path / "data" / "aclImdb" / "train" / ("pos" if label else "neg")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{i}_{7 if label else 2}.txt").write_text(text)
     data_dir = tmp_path / "data"
+    write_acl_imdb(data_dir, 100, seed=5)
     model = modelzoo.build("bag_imdb", data_dir=data_dir, max_tokens=500, sequence_length=50, epochs=1)
     modelzoo.fit(model, data_dir=data_dir, verbose=0)
     folder = Path(publish(model, tmp_path / "pub", data_dir=data_dir, command="tests"))
