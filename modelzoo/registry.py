@@ -125,6 +125,12 @@ class Choice:
     values: tuple[Any, ...]
 
     def declare(self, hp: Any, name: str) -> Any:
+        """KerasTuner's `Choice` turns False/True into 0/1, which a bool hyperparameter refuses:
+        a choice of booleans is its `Boolean` (or `Fixed`, for one value)."""
+        if all(isinstance(v, bool) for v in self.values):
+            if len(set(self.values)) == 1:
+                return hp.Fixed(name, self.values[0])
+            return hp.Boolean(name, default=self.values[0])
         return hp.Choice(name, list(self.values))
 
     def ends(self) -> tuple[Any, ...]:

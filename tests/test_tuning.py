@@ -182,3 +182,20 @@ def test_folds_a_class_cannot_fill_are_refused_before_anything_is_written(tmp_pa
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
     zero = run_cli("tune", "mlp", "--data", "things.csv", "--target", "kind", "--folds", "0", cwd=tmp_path)
     assert zero.returncode == 2 and "--folds must be 1 (the validation split) or more, got 0" in zero.stderr
+
+
+def test_every_value_a_declared_space_can_draw_is_one_its_entry_takes():
+    """KerasTuner's `Choice` turns False/True into 0/1, which a bool hyperparameter (`bag`'s
+    naive_bayes, `cnn`'s batch_norm) refuses: `tune` of those failed before its first trial."""
+    import keras_tuner
+
+    drawn = set()
+    for name in modelzoo.list_models():
+        entry = get_entry(name)
+        for key, declared in entry.search_space.items():
+            hp = keras_tuner.HyperParameters()
+            default = declared.declare(hp, key)
+            for value in (default, *(hp.space[0].random_sample(seed) for seed in range(8))):
+                hparams, recipe = entry.resolve({key: value})
+                drawn.add((key, hparams.get(key, getattr(recipe, key, None))))
+    assert {("naive_bayes", False), ("naive_bayes", True), ("batch_norm", True)} <= drawn
