@@ -63,9 +63,10 @@ def naive_bayes_log_probabilities(
 # Keras' imdb_fasttext.py with bigrams, trained on all 25,000 reviews and tested on IMDB's test split.
 @register("bag_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.9056, 0.01),
           sequence_length=1000)  # fmt: skip
-# Socher et al. 2013, SST binary: bigram Naive Bayes (BiNB) 83.1.
+# Socher et al. 2013, SST binary: bigram Naive Bayes (BiNB) 83.1. The 50,000 most frequent words and
+# word pairs score as 200,000 do, at a quarter of the size and half the time (finding "bag_sst2 levers").
 @register("bag_sst2", dataset="sst2", recipe=BAG_CLASSIFIER, target=Target("accuracy", 0.831, 0.01),
-          sequence_length=128, dropout=0.5)  # fmt: skip
+          max_tokens=50_000, sequence_length=128, dropout=0.5)  # fmt: skip
 @register("bag", recipe=TEXT_CLASSIFIER, takes=("text",))
 @search_space(**RECIPE_SEARCH, embedding_dim=Choice((16, 32, 64, 128)), dropout=Float(0.0, 0.5),
               naive_bayes=Choice((False, True)))  # fmt: skip
