@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo import atomic, runs
-from modelzoo.data import DatasetInfo, FileData
+from modelzoo.data import DatasetInfo, FileData, load_dataset
 from modelzoo.errors import InvalidValueError, unknown_name
 from modelzoo.fields import parse_value
 from modelzoo.recipes import Recipe
@@ -174,6 +174,10 @@ def tune(
         raise InvalidValueError(f"--max-epochs must be at least 1, got {epochs}.")
     objective, direction = objective_of(entry, entry.recipe)
     pool = cross_validation_pool(entry, info, data, data_dir, folds)
+    if data is None and pool is None:
+        # As `train` does: the entry's dataset is found before the tune folder is made, so offline
+        # without it `tune` stops in one line and leaves nothing behind.
+        load_dataset(info.name, "train", batch_size=1, data_dir=data_dir)
     config = {
         "entry": name,
         "data": str(data.path) if data is not None else info.name,

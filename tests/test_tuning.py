@@ -199,3 +199,11 @@ def test_every_value_a_declared_space_can_draw_is_one_its_entry_takes():
                 hparams, recipe = entry.resolve({key: value})
                 drawn.add((key, hparams.get(key, getattr(recipe, key, None))))
     assert {("naive_bayes", False), ("naive_bayes", True), ("batch_norm", True)} <= drawn
+
+
+def test_an_entry_whose_data_is_not_at_hand_is_refused_before_a_tune_folder_is_made(tmp_path):
+    (tmp_path / "data").mkdir()
+    result = run_cli("--no-download", "tune", "rnn_sst2", "--data-dir", "data", cwd=tmp_path)
+    assert result.returncode == 2 and "'sst2' is not prepared in data" in result.stderr, result.stderr[-2000:]
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("WARNING:absl:")]  # TFDS' own
+    assert len(ours) == 1 and not (tmp_path / "runs").exists()
