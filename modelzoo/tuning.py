@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
@@ -191,29 +192,40 @@ def tune(
     base = Path(runs_dir) / model_name(name, info)
     folder = runs.newest(base, "tune-*", lambda d: is_unfinished_search(d, config))
     resumed = folder is not None
+    made = [p for p in (Path(runs_dir), base) if not p.exists()]
     if folder is None:
         folder = runs.new_run_dir(Path(runs_dir), model_name(name, info), prefix="tune-")
         atomic.write_text(folder / TUNE_FILE, json.dumps(config, indent=2) + "\n")
     runs.RESUMABLE.append(lambda: bool(finished_trials(folder)))
-    with runs.lock(folder, "tune folder"), atomic_tuner_files():
-        finished = len(finished_trials(folder))
-        print(
-            f"Tune folder: {folder} ({f'resuming, {finished} trials finished' if resumed else 'new'})",
-            flush=True,
-        )
-        return run_search(
-            name,
-            folder,
-            space,
-            epochs,
-            algorithm,
-            trials,
-            (objective, direction),
-            data,
-            data_dir,
-            data_arguments,
-            pool,
-        )
+    try:
+        with runs.lock(folder, "tune folder"), atomic_tuner_files():
+            finished = len(finished_trials(folder))
+            print(
+                f"Tune folder: {folder} ({f'resuming, {finished} trials finished' if resumed else 'new'})",
+                flush=True,
+            )
+            return run_search(
+                name,
+                folder,
+                space,
+                epochs,
+                algorithm,
+                trials,
+                (objective, direction),
+                data,
+                data_dir,
+                data_arguments,
+                pool,
+            )
+    except BaseException:
+        # A new search that failed or was stopped before its first trial finished holds nothing to
+        # resume: it leaves nothing behind, as an error caught before the folder was made does.
+        if not resumed and not finished_trials(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            for parent in reversed(made):
+                with contextlib.suppress(OSError):  # not empty: something else was written there
+                    parent.rmdir()
+        raise
 
 
 @dataclasses.dataclass(frozen=True)

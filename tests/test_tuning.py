@@ -207,3 +207,24 @@ def test_an_entry_whose_data_is_not_at_hand_is_refused_before_a_tune_folder_is_m
     assert result.returncode == 2 and "'sst2' is not prepared in data" in result.stderr, result.stderr[-2000:]
     ours = [line for line in result.stderr.splitlines() if not line.startswith("WARNING:absl:")]  # TFDS' own
     assert len(ours) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_a_search_that_fails_before_its_first_trial_finishes_leaves_nothing_behind(tmp_path):
+    """The entry builds for `train` but not for a value the tuner draws: the first trial fails, and
+    the new tune folder, with nothing in it to resume, is removed (as are the folders made for it)."""
+    (tmp_path / "my_entries.py").write_text(
+        "import modelzoo\n"
+        "from modelzoo.errors import InvalidValueError\n"
+        "from modelzoo.models.mlp import mlp\n"
+        "def picky(info, name, *, hidden_units: int = 8):\n"
+        "    if hidden_units != 8:\n"
+        "        raise InvalidValueError(f'picky builds 8 hidden units only, not {hidden_units}.')\n"
+        "    return mlp(info, name, hidden_units=8)\n"
+        "modelzoo.register('picky_digits', dataset='digits', recipe=modelzoo.RECIPES['small_classifier'])(picky)\n"
+    )
+    result = run_cli(
+        "--import", "my_entries", "tune", "picky_digits", "--search", "hidden_units=16,32", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "picky builds 8 hidden units only" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "runs").exists()
