@@ -220,7 +220,8 @@ def test_a_search_that_fails_before_its_first_trial_finishes_leaves_nothing_behi
         "    if hidden_units != 8:\n"
         "        raise InvalidValueError(f'picky builds 8 hidden units only, not {hidden_units}.')\n"
         "    return mlp(info, name, hidden_units=8)\n"
-        "modelzoo.register('picky_digits', dataset='digits', recipe=modelzoo.RECIPES['small_classifier'])(picky)\n"
+        "recipe = modelzoo.RECIPES['small_classifier']\n"
+        "modelzoo.register('picky_digits', dataset='digits', recipe=recipe)(picky)\n"
     )
     result = run_cli(
         "--import", "my_entries", "tune", "picky_digits", "--search", "hidden_units=16,32", cwd=tmp_path
