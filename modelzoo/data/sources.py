@@ -322,8 +322,15 @@ def load_tfds(info: DatasetInfo, split: str, data_dir: Path | None, download: bo
     import tensorflow_datasets as tfds
 
     directory = str(data_dir) if data_dir else None
-    builder = tfds.builder(info.tfds_name, data_dir=directory)
-    if not builder.is_prepared():
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # TFDS' "Variant folder ... has no dataset_info.json" before our own line
+    try:
+        builder = tfds.builder(info.tfds_name, data_dir=directory)
+        prepared = builder.is_prepared()
+    finally:
+        absl.setLevel(level)
+    if not prepared:
         offline = (
             f"Offline, put {expected_files(info)} and pass --data-dir DATA_DIR "
             "(or data_dir=..., or set MODELZOO_DATA_DIR)."
