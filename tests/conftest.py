@@ -194,3 +194,27 @@ def digits_model():
     model = modelzoo.build("mlp_digits", epochs=5)
     modelzoo.fit(model, verbose=0)
     return model
+
+
+@pytest.fixture
+def cli_here(monkeypatch, capsys):
+    """`modelzoo ARGS` run in this process (`cli.main`) from folder `cwd`, its result as `run_cli`
+    gives it: for commands refused before training, where a subprocess spends most of its time
+    importing TensorFlow (about 6 s). Not for `--import` (it registers entries for the session) or
+    `--no-download` (it sets an environment variable): those stay subprocesses."""
+    import subprocess
+
+    from modelzoo import cli
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        assert not {"--import", "--no-download"} & set(args), "run these with run_cli"
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            status = cli.main(list(args))
+        except SystemExit as exit_:  # argparse's own usage errors
+            status = exit_.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["modelzoo", *args], status, captured.out, captured.err)
+
+    return run

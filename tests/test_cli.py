@@ -104,8 +104,8 @@ def test_list_and_describe(tmp_path):
         (["describe", "nope"], "Unknown model 'nope'"),
     ],
 )
-def test_bad_input_gets_one_clear_line_and_status_2(args, message, tmp_path):
-    result = run_cli(*args, cwd=tmp_path)
+def test_bad_input_gets_one_clear_line_and_status_2(args, message, tmp_path, cli_here):
+    result = cli_here(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()

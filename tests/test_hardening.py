@@ -53,8 +53,8 @@ def test_offline_advice_for_text_names_the_text_layouts(monkeypatch, tmp_path):
     assert "idx" not in str(caught.value).lower() and ".npz" not in str(caught.value)
 
 
-def test_data_dir_for_a_scikit_learn_entry_is_refused_and_the_source_recorded(tmp_path):
-    result = run_cli("train", "mlp_digits", "--data-dir", "nowhere", cwd=tmp_path)
+def test_data_dir_for_a_scikit_learn_entry_is_refused_and_the_source_recorded(tmp_path, cli_here):
+    result = cli_here("train", "mlp_digits", "--data-dir", "nowhere", cwd=tmp_path)
     one_line_exit_2(result, "digits ships with scikit-learn, so data_dir nowhere is not read")
     assert not (tmp_path / "runs").exists()
     result = run_cli("train", "mlp_digits", "--epochs", "1", "--export-dir", "out", cwd=tmp_path)
@@ -70,11 +70,11 @@ def test_data_dir_for_a_scikit_learn_entry_is_refused_and_the_source_recorded(tm
     assert "\x08" not in result.stdout and "━" not in result.stdout, "no progress bars in a piped log"
 
 
-def test_export_to_a_path_that_is_a_file_is_one_line_and_leaves_nothing(tmp_path):
+def test_export_to_a_path_that_is_a_file_is_one_line_and_leaves_nothing(tmp_path, cli_here):
     (tmp_path / "blocker").write_text("a file, not a folder")
     model = modelzoo.build("mlp_digits")
     model.save(tmp_path / "model.keras")
-    result = run_cli("export", "mlp_digits", "--checkpoint", "model.keras", "--export-dir", "blocker/models",
+    result = cli_here("export", "mlp_digits", "--checkpoint", "model.keras", "--export-dir", "blocker/models",
                      cwd=tmp_path)  # fmt: skip
     one_line_exit_2(result, "blocker")
     assert (tmp_path / "blocker").read_text() == "a file, not a folder"
@@ -103,10 +103,10 @@ def test_corrupt_imdb_archive_is_a_data_error(tmp_path, monkeypatch):
     assert not any((tmp_path / "cache").glob("*")) if (tmp_path / "cache").exists() else True
 
 
-def test_a_header_only_tsv_names_the_empty_split(tmp_path):
+def test_a_header_only_tsv_names_the_empty_split(tmp_path, cli_here):
     (tmp_path / "sst2").mkdir()
     (tmp_path / "sst2" / "train.tsv").write_text("label\tsentence\n")
-    result = run_cli("train", "rnn_sst2", "--data-dir", ".", "--export-dir", "out", cwd=tmp_path)
+    result = cli_here("train", "rnn_sst2", "--data-dir", ".", "--export-dir", "out", cwd=tmp_path)
     one_line_exit_2(result, "the train split of sst2 has no examples")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
 
@@ -197,8 +197,8 @@ def test_a_recipe_that_decays_to_zero_runs_every_epoch_and_keeps_the_best(name):
     assert stopping.best_epoch == recipe.epochs - 1
 
 
-def test_unknown_filter_values_suggest_the_close_match(tmp_path):
-    one_line_exit_2(run_cli("list", "--family", "cnnn", cwd=tmp_path), "Did you mean 'cnn'")
+def test_unknown_filter_values_suggest_the_close_match(tmp_path, cli_here):
+    one_line_exit_2(cli_here("list", "--family", "cnnn", cwd=tmp_path), "Did you mean 'cnn'")
 
 
 def test_entries_registered_in_a_users_module_are_usable_from_the_cli(tmp_path):

@@ -22,7 +22,7 @@ import modelzoo
 from modelzoo.errors import DataFormatError, InvalidValueError
 
 
-def test_a_latin1_table_is_refused_naming_file_line_column_and_the_encoding_option(tmp_path):
+def test_a_latin1_table_is_refused_naming_file_line_column_and_the_encoding_option(tmp_path, cli_here):
     """Item 3: `Z\\ufffdrich` was trained as a city; a real "Zürich" then scored as unseen."""
     frame = customers(200)
     frame.loc[5, "city"] = "Zürich"
@@ -36,7 +36,7 @@ def test_a_latin1_table_is_refused_naming_file_line_column_and_the_encoding_opti
     data = modelzoo.load_files(path, target="status", encoding="latin-1")
     cities = set(np.concatenate([p.features["city"] for p in data.splits.values()]).tolist())
     assert {"Zürich", "Köln", "Paris"} <= cities and not any("\ufffd" in c for c in cities)
-    result = run_cli("train", "mlp", "--data", "customers.csv", "--target", "status", cwd=tmp_path)
+    result = cli_here("train", "mlp", "--data", "customers.csv", "--target", "status", cwd=tmp_path)
     one_line_exit_2(result, "customers.csv:7: column 'city' holds bytes that are not UTF-8")
     assert not (tmp_path / "runs").exists()
 
@@ -142,7 +142,7 @@ def test_labels_that_differ_only_in_case_or_spaces_are_reported(tmp_path):
     )
 
 
-def test_evaluate_refuses_files_that_changed_since_the_run_read_them(tmp_path):
+def test_evaluate_refuses_files_that_changed_since_the_run_read_them(tmp_path, cli_here):
     """Item 7: four test images overwritten with another class's: recall 0, and evaluation.json
     overwritten."""
     root = write_images(tmp_path / "photos", n=90, shape=(8, 8))
@@ -154,7 +154,7 @@ def test_evaluate_refuses_files_that_changed_since_the_run_read_them(tmp_path):
     for path in tests:
         shutil.copy(dog, path)
     (tmp_path / "run" / "evaluation.json").write_text("{}")
-    result = run_cli("evaluate", "cnn_photos", "--checkpoint", str(tmp_path / "run"), cwd=tmp_path)
+    result = cli_here("evaluate", "cnn_photos", "--checkpoint", str(tmp_path / "run"), cwd=tmp_path)
     one_line_exit_2(result, "changed since it read them: 4 test examples differ (cat/")
     assert (tmp_path / "run" / "evaluation.json").read_text() == "{}"
 
@@ -286,15 +286,15 @@ def test_carving_draws_the_rows_scikit_learn_draws():
         assert [a.tolist() for a in carve(labels, fraction, seed, True)] == [sorted(keep), sorted(out)]
 
 
-def test_usage_errors_are_two_lines_and_urls_and_blocked_export_dirs_are_refused_first(tmp_path):
-    result = run_cli("train", "mlp_digits", "--epochs", "many", cwd=tmp_path)
+def test_usage_errors_are_two_lines_and_urls_and_blocked_export_dirs_are_refused_first(tmp_path, cli_here):
+    result = cli_here("train", "mlp_digits", "--epochs", "many", cwd=tmp_path)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 2 and lines[0].startswith("usage: modelzoo train")
     assert lines[1] == "modelzoo train: error: argument --epochs: invalid int value: 'many'"
     with pytest.raises(modelzoo.errors.DataNotFoundError, match="https://example.com/cats.zip is a URL"):
         modelzoo.load_files("https://example.com/cats.zip")
     (tmp_path / "blocker").write_text("a file")
-    blocked = run_cli("train", "mlp_digits", "--export-dir", "blocker/models", cwd=tmp_path)
+    blocked = cli_here("train", "mlp_digits", "--export-dir", "blocker/models", cwd=tmp_path)
     one_line_exit_2(blocked, "blocker is a file, not a folder")
     assert not (tmp_path / "runs").exists(), "refused before a run folder or an epoch"
 

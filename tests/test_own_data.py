@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -18,6 +15,7 @@ import pytest
 from conftest import blob_images, sentiment_corpus
 from helpers import serve
 from PIL import Image
+from test_cli import run_cli
 from test_export import png
 
 import modelzoo
@@ -305,14 +303,6 @@ def test_wrong_kind_of_data_for_an_architecture_is_refused(tmp_path):
         modelzoo.build("cnn")
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "modelzoo.cli", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )  # fmt: skip
-
-
 def test_cli_trains_on_a_table_and_keeps_the_report_and_split_assignment(tmp_path):
     customers().to_csv(tmp_path / "customers.csv", index=False)
     result = run_cli("train", "mlp", "--data", "customers.csv", "--target", "status", "--epochs", "3",
@@ -339,9 +329,9 @@ def test_cli_trains_on_a_table_and_keeps_the_report_and_split_assignment(tmp_pat
     )
 
 
-def test_cli_bad_data_is_one_line_exit_2_and_no_run_folder(tmp_path):
+def test_cli_bad_data_is_one_line_exit_2_and_no_run_folder(tmp_path, cli_here):
     (tmp_path / "customers.csv").write_text("a,b,status\n1,2,x\n3,4,y\n")
-    result = run_cli("train", "mlp", "--data", "customers.csv", "--target", "stauts", cwd=tmp_path)
+    result = cli_here("train", "mlp", "--data", "customers.csv", "--target", "stauts", cwd=tmp_path)
     assert result.returncode == 2 and "Did you mean 'status'" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
 

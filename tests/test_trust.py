@@ -157,7 +157,7 @@ def test_staged_files_are_rolled_forward_to_the_commit_and_later_ones_dropped(tm
     assert runs_in(tmp_path) == ["best.keras"] and (tmp_path / "best.keras").read_text() == "epoch 3"
 
 
-def test_tuner_state_is_replaced_whole_and_damaged_state_is_one_line(tmp_path, monkeypatch):
+def test_tuner_state_is_replaced_whole_and_damaged_state_is_one_line(tmp_path, monkeypatch, cli_here):
     """Item 10: KerasTuner wrote its JSON in place; a kill mid-write left a file the resume failed on."""
     from keras_tuner.src import utils
 
@@ -174,7 +174,7 @@ def test_tuner_state_is_replaced_whole_and_damaged_state_is_one_line(tmp_path, m
     assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]
 
     args = ["tune", "mlp_digits", "--max-epochs", "1", "--algorithm", "random", "--trials", "2"]
-    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    assert cli_here(*args, cwd=tmp_path).returncode == 0
     (folder,) = (tmp_path / "runs" / "mlp_digits").glob("tune-*")
     (folder / "best.json").unlink()  # as if killed before the end
     trial = next((folder / "trials").glob("trial_*/trial.json"))
@@ -183,7 +183,7 @@ def test_tuner_state_is_replaced_whole_and_damaged_state_is_one_line(tmp_path, m
         f"{trial.relative_to(tmp_path)} is damaged (Unterminated string starting at: line 1 column 19 "
         f"(char 18)): a crash cut it short. Remove {folder.relative_to(tmp_path)} to start again."
     )
-    one_line_exit_2(run_cli(*args, cwd=tmp_path), message)
+    one_line_exit_2(cli_here(*args, cwd=tmp_path), message)
 
 
 def test_run_folder_errors_are_modelzoo_errors(tmp_path):

@@ -22,7 +22,7 @@ from modelzoo.tuning import search_space_for
 TUNE = ["tune", "mlp_digits", "--max-epochs", "2", "--algorithm", "random"]
 
 
-def test_search_finds_the_best_trial_and_train_takes_its_settings(tmp_path):
+def test_search_finds_the_best_trial_and_train_takes_its_settings(tmp_path, cli_here):
     result = modelzoo.tune(
         "mlp_digits", trials=3, max_epochs=2, algorithm="random", runs_dir=tmp_path / "runs"
     )
@@ -38,7 +38,7 @@ def test_search_finds_the_best_trial_and_train_takes_its_settings(tmp_path):
     assert result.folder.parent == tmp_path / "runs" / "mlp_digits" and result.folder.name.startswith("tune-")
     assert result.command.startswith("modelzoo train mlp_digits --set learning_rate=")
 
-    trained = run_cli(
+    trained = cli_here(
         "train", "mlp_digits", "--hparams", str(result.folder / "best.json"), "--set", "depth=1",
         "--epochs", "1", cwd=tmp_path,
     )  # fmt: skip
@@ -49,7 +49,7 @@ def test_search_finds_the_best_trial_and_train_takes_its_settings(tmp_path):
     assert config["hyperparameters"]["depth"] == 1, "--set wins over --hparams"
     assert config["recipe"]["learning_rate"] == settings["learning_rate"]
 
-    wrong = run_cli("train", "cnn_digits", "--hparams", str(result.folder / "best.json"), cwd=tmp_path)
+    wrong = cli_here("train", "cnn_digits", "--hparams", str(result.folder / "best.json"), cwd=tmp_path)
     assert wrong.returncode == 2 and "tuned for mlp_digits, not cnn_digits" in wrong.stderr
 
 
@@ -104,8 +104,8 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
         (["--algorithm", "grid"], "Unknown search algorithm 'grid'"),
     ],
 )
-def test_bad_search_is_one_line_with_status_2_and_nothing_on_disk(args, message, tmp_path):
-    result = run_cli(*TUNE, *args, cwd=tmp_path)
+def test_bad_search_is_one_line_with_status_2_and_nothing_on_disk(args, message, tmp_path, cli_here):
+    result = cli_here(*TUNE, *args, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
 
@@ -174,13 +174,13 @@ def test_a_small_validation_split_is_replaced_by_stratified_folds(tmp_path, caps
     assert plain.folds == 1 and "ranking is mostly noise" in capsys.readouterr().err
 
 
-def test_folds_a_class_cannot_fill_are_refused_before_anything_is_written(tmp_path):
+def test_folds_a_class_cannot_fill_are_refused_before_anything_is_written(tmp_path, cli_here):
     write_table(tmp_path / "things.csv", 150, rare=6)
-    result = run_cli("tune", "mlp", "--data", "things.csv", "--target", "kind", "--folds", "6", cwd=tmp_path)
+    result = cli_here("tune", "mlp", "--data", "things.csv", "--target", "kind", "--folds", "6", cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "6-fold cross-validation needs 6 training examples of each class; 'huge' has" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
-    zero = run_cli("tune", "mlp", "--data", "things.csv", "--target", "kind", "--folds", "0", cwd=tmp_path)
+    zero = cli_here("tune", "mlp", "--data", "things.csv", "--target", "kind", "--folds", "0", cwd=tmp_path)
     assert zero.returncode == 2 and "--folds must be 1 (the validation split) or more, got 0" in zero.stderr
 
 
