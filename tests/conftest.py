@@ -218,3 +218,12 @@ def cli_here(monkeypatch, capsys):
         return subprocess.CompletedProcess(["modelzoo", *args], status, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def serving_processes():
+    """The TF-only processes that answer REST requests (`helpers.serve`) end with the session."""
+    yield
+    from helpers import stop_servers
+
+    stop_servers()

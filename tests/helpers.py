@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import IO
 
 import keras
 import numpy as np
@@ -20,19 +23,48 @@ import modelzoo
 REST_PREDICT = Path(__file__).with_name("rest_predict.py")
 
 
+SERVERS: dict[bool, tuple[subprocess.Popen, IO[bytes]]] = {}
+"""One TF-only answering process per kind (with tensorflow-text's ops or without) and the file its
+stderr goes to, started on first use and kept for the session: a fresh process per request spent
+about 5 s importing TensorFlow."""
+
+
 def serve(path: Path, body: dict, text_ops: bool = False, method: str = "predict") -> dict:
-    """POST-equivalent of `/v1/models/NAME:<method>` with `body`, answered in a fresh TF-only
-    process (with tensorflow-text's ops when `text_ops`)."""
-    result = subprocess.run(
-        [sys.executable, str(REST_PREDICT)],
-        input=json.dumps({"path": str(path), "body": body, "text_ops": text_ops, "method": method}),
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    response = json.loads(result.stdout.strip().splitlines()[-1])
+    """POST-equivalent of `/v1/models/NAME:<method>` with `body`, answered by a process that has
+    only TensorFlow (with tensorflow-text's ops when `text_ops`), as the model server does."""
+    if text_ops not in SERVERS or SERVERS[text_ops][0].poll() is not None:
+        command = [sys.executable, str(REST_PREDICT), *(["--text-ops"] if text_ops else [])]
+        errors = tempfile.TemporaryFile()  # read only when the process stops answering
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )  # fmt: skip
+        SERVERS[text_ops] = process, errors
+    process, errors = SERVERS[text_ops]
+    process.stdin.write(json.dumps({"path": str(path), "body": body, "method": method}) + "\n")
+    process.stdin.flush()
+    ready, _, _ = select.select([process.stdout], [], [], SERVE_TIMEOUT_S)
+    line = process.stdout.readline() if ready else ""
+    if not line:
+        process.kill()
+        errors.seek(0)
+        raise AssertionError(f"no answer within {SERVE_TIMEOUT_S} s; stderr: {errors.read()[-3000:]!r}")
+    response = json.loads(line)
+    assert "error" not in response, response.get("error")
     assert "modelzoo" not in response["imported"] and "keras_hub" not in response["imported"]
     return response
+
+
+def stop_servers() -> None:
+    """End the answering processes (at the end of the session)."""
+    for process, errors in SERVERS.values():
+        process.stdin.close()
+        process.wait(timeout=60)
+        errors.close()
+    SERVERS.clear()
+
+
+SERVE_TIMEOUT_S = 300
 
 
 def sample_input(name: str, n: int = 4) -> np.ndarray:

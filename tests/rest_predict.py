@@ -1,15 +1,17 @@
 """Answer a TF Serving REST request the way the model server does, with TensorFlow alone.
 
-Run as a script in a fresh process (stdin: {"path", "body", "text_ops", "method"} with the exact JSON a
-client posts to `/v1/models/NAME:predict` (or `:classify`/`:regress`, `method`); stdout: the JSON
-response). It imports only TensorFlow, plus
-tensorflow-text when `text_ops` is set (the model server links those ops in), so a passing test
-shows the export needs nothing from modelzoo, keras-hub or Keras at serving time.
+Run as a script (`--text-ops`: with tensorflow-text's ops, as the model server links them in), it
+answers requests as a server does, one per stdin line: {"path", "body", "method"}, with the exact
+JSON a client posts to `/v1/models/NAME:predict` (or `:classify`/`:regress`, `method`); one stdout
+line each: the JSON response, or {"error": traceback}. It imports only TensorFlow (plus
+tensorflow-text with `--text-ops`), so a passing test shows the export needs nothing from
+modelzoo, keras-hub or Keras at serving time.
 """
 
 import base64
 import json
 import sys
+import traceback
 
 import numpy as np
 import tensorflow as tf
@@ -93,14 +95,22 @@ def classify_or_regress(path: str, body: dict, method: str) -> dict:
     }
 
 
-if __name__ == "__main__":
-    request = json.load(sys.stdin)
-    if request.get("text_ops"):
-        import tensorflow_text  # noqa: F401  (registers the tokenizer ops, as the model server has them)
+def answer(request: dict) -> dict:
     method = request.get("method", "predict")
     if method == "predict":
         response = predict(request["path"], request["body"])
     else:
         response = classify_or_regress(request["path"], request["body"], method)
     response["imported"] = sorted(m for m in ("modelzoo", "keras_hub", "keras") if m in sys.modules)
-    print(json.dumps(response))
+    return response
+
+
+if __name__ == "__main__":
+    if "--text-ops" in sys.argv:
+        import tensorflow_text  # noqa: F401  (registers the tokenizer ops, as the model server has them)
+    for line in sys.stdin:
+        try:
+            reply = answer(json.loads(line))
+        except Exception:  # the test that sent it fails with this; the next request is answered
+            reply = {"error": traceback.format_exc()}
+        print(json.dumps(reply), flush=True)
