@@ -199,6 +199,17 @@ def test_image_sizes_out_of_range_are_one_line(tmp_path, size, message):
         modelzoo.build("cnn", data=modelzoo.load_files(root, image_size=size))
 
 
+def test_photos_over_the_inferred_limit_are_read_smaller_in_their_own_proportions(tmp_path):
+    """A user's photos are read at their most common size scaled to the measured limit (finding
+    "image size"), not at the size of the files."""
+    from modelzoo.data.images import MAX_INFERRED_SIDE
+
+    data = modelzoo.load_files(write_images(tmp_path / "photos", n=30, shape=(90, 120)))
+    assert data.info.input_shape == (round(90 * MAX_INFERRED_SIDE / 120), MAX_INFERRED_SIDE, 1)
+    rule = f"the most common size, scaled to {MAX_INFERRED_SIDE} px at most;"
+    assert data.report["input_rule"].startswith(rule)
+
+
 def test_an_entrys_report_states_the_input_the_model_takes(tmp_path):
     root = write_images(tmp_path / "photos", n=30, shape=(20, 24))
     model = modelzoo.build("cnn_cifar10", data=modelzoo.load_files(root))
