@@ -379,6 +379,11 @@ def run_search(
         tuner = keras_tuner.BayesianOptimization(max_trials=trials, **common)
     else:
         tuner = keras_tuner.RandomSearch(max_trials=trials, **common)
+    oracle = tuner.oracle
+    # KerasTuner writes oracle.json before it takes a finished trial off its running ones, so a search
+    # killed between the two reloads that trial as unfinished and runs it again: its own trial.json
+    # says COMPLETED, and that is what `finished_trials` (and the resume message) counted.
+    oracle._retry_queue = [t for t in oracle._retry_queue if oracle.trials[t].status != "COMPLETED"]
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")  # each trial is a new model: TensorFlow warns of "retracing" every time

@@ -92,6 +92,28 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     assert "Train with it: modelzoo train mlp_digits --set " in second.stdout
 
 
+def test_a_trial_finished_just_before_a_kill_is_not_run_again(tmp_path, capsys):
+    """KerasTuner writes oracle.json before it takes a finished trial off its running ones: a
+    search killed between the two reloaded that trial as unfinished and trained it again (seen
+    when the test above ran beside another test process)."""
+    search = dict(trials=3, max_epochs=1, algorithm="random", runs_dir=tmp_path / "runs")
+    first = modelzoo.tune("mlp_digits", **search)
+    oracle_file = first.folder / "trials" / "oracle.json"
+    oracle = json.loads(oracle_file.read_text())
+    last = oracle["end_order"][-1]
+    oracle["ongoing_trials"] = {"tuner0": last}  # as it stood on disk between the two writes
+    oracle_file.write_text(json.dumps(oracle))
+    (first.folder / "best.json").unlink()
+    scores = {t["trial_id"]: t["score"] for t in first.trials}
+    capsys.readouterr()
+
+    again = modelzoo.tune("mlp_digits", **search)
+    out = capsys.readouterr().out
+    assert again.folder == first.folder and "resuming, 3 trials finished" in out
+    assert "Trial: " not in out, "no trial is trained again"
+    assert {t["trial_id"]: t["score"] for t in again.trials} == scores
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
