@@ -27,6 +27,8 @@ SERVERS: dict[bool, tuple[subprocess.Popen, IO[bytes]]] = {}
 """One TF-only answering process per kind (with tensorflow-text's ops or without) and the file its
 stderr goes to, started on first use and kept for the session: a fresh process per request spent
 about 5 s importing TensorFlow."""
+SERVE_TIMEOUT_S = 300
+"""How long a request may wait for its answer before the test fails (a hung process is killed)."""
 
 
 def serve(path: Path, body: dict, text_ops: bool = False, method: str = "predict") -> dict:
@@ -58,13 +60,13 @@ def serve(path: Path, body: dict, text_ops: bool = False, method: str = "predict
 def stop_servers() -> None:
     """End the answering processes (at the end of the session)."""
     for process, errors in SERVERS.values():
-        process.stdin.close()
-        process.wait(timeout=60)
+        process.stdin.close()  # its loop over stdin ends
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
         errors.close()
     SERVERS.clear()
-
-
-SERVE_TIMEOUT_S = 300
 
 
 def sample_input(name: str, n: int = 4) -> np.ndarray:
