@@ -96,6 +96,8 @@ def fit(
         train = split_of(record, "train", batch_size, data_dir, seed=recipe.seed, model=model)
         if val is None:
             val = split_of(record, "validation", batch_size, data_dir, model=model)
+    if record is not None:
+        plan_schedule(model, record, train)
     write_dir = distribute.worker_dir(Path(run_dir), strategy) if run_dir is not None else None
     writers = [RunLog(write_dir)] if write_dir is not None else []
     callbacks = recipe.make_callbacks(write_dir, has_validation=val is not None, writers=writers)
@@ -334,6 +336,24 @@ def _apply_recipe_overrides(
         with model.distribute_strategy.scope():
             recipe.compile(model, _steps_per_epoch(train, model.modelzoo, replicas), replicas)
     return model.modelzoo
+
+
+def plan_schedule(model: keras.Model, record: BuildRecord, train: Data) -> None:
+    """Plan the learning-rate schedule again for the steps an epoch of `train` really has. `build`
+    plans it from the catalogue's train size, which local files need not match (a lone aclImdb
+    train folder gives 18,000 reviews to train on where TFDS gives 22,500), and a cosine planned
+    for more steps than are run stops short of its end. Only before the first step, and only while
+    the model holds the schedule `build` planned: a model its caller compiled keeps its own."""
+    recipe = record.recipe
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    planned = recipe.steps_per_epoch(record.info.splits["train"], replicas)
+    steps = _steps_per_epoch(train, record, replicas)
+    if recipe.schedule == "constant" or steps == planned or int(model.optimizer.iterations) != 0:
+        return
+    built = keras.optimizers.schedules.serialize(recipe.make_schedule(planned, replicas))
+    if model.optimizer.get_config()["learning_rate"] == built:
+        with model.distribute_strategy.scope():
+            recipe.compile(model, steps, replicas)
 
 
 def _steps_per_epoch(train: Data | None, record: BuildRecord | None, replicas: int = 1) -> int:

@@ -334,7 +334,7 @@ def run_search(
             return build(name, data=data, data_dir=data_dir, epochs=epochs, **values)
 
         def fit(self, hp, model, *args, **kwargs):
-            from modelzoo.training import split_of
+            from modelzoo.training import plan_schedule, split_of
 
             record = record_of(model)
             batch = record.recipe.batch_size
@@ -344,6 +344,7 @@ def run_search(
             if pool is None:
                 train = split_of(record, "train", batch, data_dir, seed=record.recipe.seed, model=model)
                 val = split_of(record, "validation", batch, data_dir, model=model)
+                plan_schedule(model, record, train)
                 history = model.fit(train, validation_data=val, **kwargs | shown_fit)
                 score = best_of(history.history.get(objective, [float("nan")]))
                 result: Any = history
@@ -353,6 +354,7 @@ def run_search(
                     fold_model = model if fold == 0 else self.build(hp)
                     fold_kwargs = kwargs if fold == 0 else {**kwargs, "callbacks": [], "initial_epoch": 0}
                     train, val = pool.split(fold, batch, record.recipe.seed + fold)
+                    plan_schedule(fold_model, record_of(fold_model), train)
                     history = fold_model.fit(train, validation_data=val, **fold_kwargs | shown_fit)
                     scores.append(best_of(history.history.get(objective, [float("nan")])))
                 score = float(np.mean(scores))

@@ -4,6 +4,7 @@ reproducibility, and run-folder errors."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,10 +25,14 @@ ACCURACY_BAND = 0.95
 in the same band."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are chosen, so the system
+    cannot hand the same port out twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 @pytest.mark.slow
@@ -41,7 +46,7 @@ def test_mirrored_over_two_logical_cpus_trains_to_the_same_band(tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_on_localhost_train_and_only_the_chief_writes(tmp_path):
-    cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     command = [sys.executable, "-m", "modelzoo.cli", "train", "mlp_digits", "--strategy", "multi_worker",
                "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export")]  # fmt: skip
     # Each worker's output goes to files, not pipes: a worker blocked on a full pipe that nobody

@@ -63,6 +63,21 @@ def test_fit_on_arrays_with_recipe_overrides_recompiles(mnist_like):
         modelzoo.fit(model, (x_train, y_train), hidden_units=3)
 
 
+def test_a_cosine_is_planned_for_the_split_read_not_the_catalogues_size(npz_dir):
+    """mlp_mnist's cosine falls to 0 over its epochs; local files smaller than the catalogue's
+    54,000 train images must still take it to 0, not stop part of the way down."""
+    model = modelzoo.build("mlp_mnist", epochs=2)
+    modelzoo.fit(model, data_dir=npz_dir, verbose=0)
+    assert int(model.optimizer.iterations) == 2 * 2, "540 train images at batch 512: 2 steps an epoch"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+    mine = modelzoo.build("mlp_mnist", epochs=2)
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=1000)
+    mine.compile(keras.optimizers.Adam(schedule), keras.losses.SparseCategoricalCrossentropy(True))
+    modelzoo.fit(mine, data_dir=npz_dir, verbose=0)
+    assert float(mine.optimizer.learning_rate) == pytest.approx(float(schedule(4))), "the caller's compile"
+
+
 def test_steps_per_execution_trains_the_same_steps_and_extra_callbacks_see_every_epoch():
     """The recipe's steps_per_execution=16 is a speed setting only: same updates as Keras' 1."""
     weights, epochs_seen = {}, {}
