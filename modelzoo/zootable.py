@@ -83,7 +83,7 @@ def section(key: str, m: Measurement) -> list[str]:
     if m.details:
         lines += [m.details, ""]
     if m.notes:
-        lines += [f"Why it is short: {m.notes}", ""]
+        lines += [f"Notes: {m.notes}", ""]
     for old in m.history:
         lines.append(f"- before: {old['metric']} {old['value']:.4f} ({old['date']}): `{old['command']}`")
     return lines + ([""] if m.history else [])
