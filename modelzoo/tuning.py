@@ -225,6 +225,7 @@ def tune(
             for parent in reversed(made):
                 with contextlib.suppress(OSError):  # not empty: something else was written there
                     parent.rmdir()
+            print(f"Tune folder {folder} removed: no trial finished, nothing to resume.", flush=True)
         raise
 
 

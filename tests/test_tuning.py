@@ -250,3 +250,5 @@ def test_a_search_that_fails_before_its_first_trial_finishes_leaves_nothing_behi
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "picky builds 8 hidden units only" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "runs").exists()
+    folder = result.stdout.split("Tune folder: ")[1].split(" (new)")[0]
+    assert f"Tune folder {folder} removed: no trial finished" in result.stdout
