@@ -372,6 +372,10 @@ TRANSFORMER_SST2 = TEXT_CLASSIFIER.replace(
 (by the linear scaling rule) twice the learning rate: more accurate and faster than
 `text_classifier` on SST-2 (finding "recipe transformer_sst2")."""
 
+TRANSFER_CLASSIFIER = CLASSIFIER.replace(name="transfer_classifier", batch_size=32, patience=5)
+"""A new head on a frozen pretrained backbone (keras.io's transfer-learning guide): Adam 1e-3, batch
+32 for enough steps on a few thousand photos, up to 20 epochs, patience 5."""
+
 BERT_FINETUNE = CLASSIFIER.replace(
     name="bert_finetune",
     optimizer="adamw",

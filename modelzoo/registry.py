@@ -182,6 +182,10 @@ class Entry:
     """Hyperparameters and recipe fields that replace the defaults for a user's colour photos
     (`DatasetInfo.is_user_photos`) of at least `PHOTO_MIN_SIDE` pixels a side: a network sized for
     8x8 digit scans overfits 2,000 cat and dog photos (finding "photos")."""
+    photo_side: int | None = None
+    """The longest side a user's colour photos are read at when no size is given: what a pretrained
+    network wants (ImageNet's scale), not the small inferred size a network trained from scratch
+    learns best at."""
 
     @property
     def search_space(self) -> dict[str, Range]:
@@ -221,6 +225,12 @@ class Entry:
             height, width, _ = self.info.input_shape
             why = f"{self.name}'s input size, the files resized to it"
             data = data.with_input_shape((height, width, data.info.input_shape[2]), why)
+        elif self.photo_side and data.info.is_user_photos and not data.image_size_given:
+            height, width, channels = data.info.input_shape
+            scale = self.photo_side / max(height, width)
+            why = f"{self.name} reads photos at {self.photo_side} px on the longest side"
+            why += ", the files resized to it"
+            data = data.with_input_shape((round(height * scale), round(width * scale), channels), why)
         return data.info, data
 
     def photo_settings(self, info: DatasetInfo | None) -> dict[str, Any]:
@@ -378,6 +388,7 @@ def register(
     description: str | None = None,
     takes: tuple[str, ...] | None = None,
     photos: Mapping[str, Any] | None = None,
+    photo_side: int | None = None,
     **defaults: Any,
 ) -> Callable[[Builder], Builder]:
     """Declare an entry built by the decorated function; stack one decorator per entry.
@@ -388,7 +399,8 @@ def register(
     builder's function name. Without a `dataset` the entry is an architecture, built for the data
     it is given; `takes` lists the kinds of data (image, table, text) the builder handles, by
     default its dataset's kind. `photos` (hyperparameters and recipe fields) replace the defaults
-    on a user's colour photos (`Entry.photos`).
+    on a user's colour photos (`Entry.photos`), which are read at `photo_side` px on their longest
+    side when given (`Entry.photo_side`).
     """
 
     def decorator(builder: Builder) -> Builder:
@@ -431,6 +443,7 @@ def register(
             description=description or (inspect.getdoc(builder) or "").split("\n")[0],
             takes=tuple(kinds),
             photos=dict(photos or {}),
+            photo_side=photo_side,
         )
         _REGISTRY[name].resolve(photos or {})  # a misspelt or mistyped photo setting fails here
         return builder

@@ -408,15 +408,19 @@ def check_encoding(encoding: str) -> None:
 
 def load_files_again(run_dir: Path) -> FileData | None:
     """The data of a run folder, read again as `data_report.json` says it was read (same files,
-    options, seeded split), or None for a run on a built-in dataset. Files whose content changed
-    since (a fingerprint in `splits.json` differs) are refused, naming them: a run evaluated on
-    other files than it was tested on would report figures of data it never saw."""
+    options, seeded split, at the size the model took), or None for a run on a built-in dataset.
+    Files whose content changed since (a fingerprint in `splits.json` differs) are refused, naming
+    them: a run evaluated on other files than it was tested on would report figures of data it
+    never saw."""
     path = run_dir / "data_report.json"
     if not path.is_file():
         return None
     report = json.loads(path.read_text())
     options = dict(report["options"])
     data = load_files(report["path"], **options)
+    shape = report.get("info", {}).get("input_shape")
+    if data.kind == "image" and shape is not None:  # the size the model took (an entry's, say)
+        data = data.with_input_shape(shape, report["input_rule"])
     manifest = run_dir / "splits.json"
     held = json.loads(manifest.read_text()) if manifest.is_file() else {}
     for split, prints in held.get("fingerprints", {}).items():
