@@ -3,10 +3,12 @@ image sizes, with and without augmentation.
 
     python benchmarks/photos.py /tmp/photos/training_set --sizes 64 32 --augment photo none
     python benchmarks/photos.py FOLDER --sizes 64 --augment photo --set blocks=2 --set convs=1
+    python benchmarks/photos.py FOLDER --architecture mobilenet --sizes default --augment photo none
 
 FOLDER is a user's folder (`<class>/*.jpg`), split by `load_files` as a user's is. For each image size
-(`default`: what `load_files` infers) and each `augment` setting, `cnn` is built as `modelzoo train
-cnn --data FOLDER` builds it (on colour photos, its photo settings: `modelzoo describe cnn`) with
+(`default`: what `load_files` infers, or the architecture's photo size) and each `augment` setting,
+`--architecture` (`cnn` by default) is built as `modelzoo train cnn --data FOLDER` builds it (on
+colour photos, its photo settings: `modelzoo describe cnn`) with
 `--set` on top, trained, and evaluated on the folder's test split; a row gives the accuracy, the
 majority class's share of test, the lowest recall of a class, epochs and seconds.
 """
@@ -47,10 +49,10 @@ def main() -> int:
     for size in args.sizes:
         image_size = None if size == "default" else (int(size), int(size))
         data = modelzoo.load_files(args.folder, image_size=image_size)
-        shown = "x".join(map(str, data.info.input_shape[:2]))
         for augment in args.augment:
             start = time.perf_counter()
             model = modelzoo.build(args.architecture, data=data, augment=augment, **overrides)
+            shown = "x".join(map(str, model.modelzoo.info.input_shape[:2]))  # an architecture's photo size
             history = modelzoo.fit(model, verbose=0)
             report = modelzoo.evaluate(model, report=True)
             seconds = time.perf_counter() - start

@@ -315,6 +315,8 @@ class ModelSpec:
     """Trained weights for `build(name, weights=...)`: those the package ships, or how to make some."""
     photos: Mapping[str, Any] = field(default_factory=dict)
     """The settings that replace the defaults for a user's colour photos (`Entry.photos`)."""
+    photo_side: int | None = None
+    """The longest side a user's photos are read at when no size is given (`Entry.photo_side`)."""
 
     def __str__(self) -> str:
         info = self.info
@@ -334,6 +336,8 @@ class ModelSpec:
         photos = f"colour photos of {PHOTO_MIN_SIDE} px or more a side: " + ", ".join(
             f"{k}={v!r}" for k, v in self.photos.items()
         )
+        if self.photo_side:
+            photos += f"; photos read at {self.photo_side} px on the longest side unless --image-size says"
         rows = [
             ("family", self.family),
             ("task", self.task),
@@ -346,7 +350,7 @@ class ModelSpec:
             *([("published", self.published)] if self.published else []),
             ("hyperparams", ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())),
             ("recipe", f"{self.recipe.name}: {recipe}"),
-            *([("on photos", photos)] if self.photos else []),
+            *([("on photos", photos)] if self.photos or self.photo_side else []),
             ("target", str(self.target) if self.target else "none set"),
             ("measured", str(self.measured) if self.measured else "not measured yet"),
             ("tune space", ", ".join(f"{k}={v}" for k, v in self.search_space.items()) or "none declared"),

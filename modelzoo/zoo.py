@@ -498,6 +498,7 @@ def describe(model_or_name: keras.Model | str) -> ModelSpec:
         info=info,
         published=published.summary(entry.name, parameters) if name == entry.name and info else "",
         photos=entry.photos if isinstance(model_or_name, str) else {},
+        photo_side=entry.photo_side if isinstance(model_or_name, str) else None,
     )
 
 

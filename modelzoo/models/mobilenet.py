@@ -253,7 +253,9 @@ def mobilenet(
     dropout: float = 0.2,
     augment: Sequence[str] = (),
 ) -> keras.Model:
-    """Pixels -> [0, 1] -> the random transforms `augment` names (training only) -> ImageNet's
+    """MobileNetV2 under a new head, from `preset`'s ImageNet weights: transfer learning for photos.
+
+    Pixels -> [0, 1] -> the random transforms `augment` names (training only) -> ImageNet's
     normalisation -> MobileNetV2 -> the average over the map -> Dropout -> head. The backbone is
     frozen (its batch normalisation in inference mode) unless `train_backbone`."""
     height, width, channels = info.input_shape
