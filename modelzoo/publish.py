@@ -335,7 +335,7 @@ class Verification:
     same_split: bool
     files: int
     probe_diff: float
-    """Largest difference from the published outputs on the probe's inputs (refused above 1e-5)."""
+    """Largest difference from the published outputs on the probe's inputs (`PROBE_TOLERANCE`)."""
 
     @property
     def ok(self) -> bool:
@@ -387,18 +387,31 @@ def verify(
     )
 
 
-def check_probe(model: keras.Model, folder: Path, tolerance: float = 1e-5) -> float:
+PROBE_TOLERANCE = (1e-5, 1e-5)
+"""(absolute, relative) difference allowed from a published output: float32 sums taken in another
+order (another CPU's kernels) move the last bits, and of an output of about 150 (linear_diabetes'
+disease progression) by 3e-5."""
+
+
+def check_probe(model: keras.Model, folder: Path) -> float:
     """Largest difference between `model`'s outputs on the folder's probe inputs and those
-    published; refused above `tolerance`."""
+    published; refused beyond `PROBE_TOLERANCE`."""
     saved = json.loads((folder / published.PROBE).read_text())
     inputs = {
         k: tf.constant(v) if isinstance(v[0], str) else tf.constant(np.asarray(v, np.float32))
         for k, v in saved["inputs"].items()
     }
     got = predict_named(model, inputs)
-    worst = max(float(np.abs(np.asarray(got[k]) - np.asarray(v)).max()) for k, v in saved["outputs"].items())
-    if worst > tolerance:
+    absolute, relative = PROBE_TOLERANCE
+    worst, beyond = 0.0, False
+    for key, value in saved["outputs"].items():
+        expected = np.asarray(value)
+        difference = np.abs(np.asarray(got[key]) - expected)
+        worst = max(worst, float(difference.max()))
+        beyond |= bool((difference > absolute + relative * np.abs(expected)).any())
+    if beyond:
         raise ModelZooError(
-            f"{folder}: outputs differ from the published probe by {worst:.3g} (> {tolerance:g})."
+            f"{folder}: outputs differ from the published probe by {worst:.3g} "
+            f"(more than {absolute:g} + {relative:g} x the published value)."
         )
     return worst
