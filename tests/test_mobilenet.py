@@ -131,6 +131,11 @@ def test_a_file_that_asks_for_anything_but_tensors_is_refused_not_run(tmp_path, 
     with pytest.raises(DataFormatError, match=r"evil.pth is not a plain state dict: it holds \w+\.system"):
         mobilenet.read_torch_state_dict(tmp_path / "evil.pth")
     assert not (tmp_path / "ran").exists()
+    with (tmp_path / "evil_header.pth").open("wb") as file:  # the pickles before the state dict too
+        pickle.dump(Exploit(), file, protocol=2)
+    with pytest.raises(DataFormatError, match=r"evil_header.pth is not a plain state dict"):
+        mobilenet.read_torch_state_dict(tmp_path / "evil_header.pth")
+    assert not (tmp_path / "ran").exists()
     (tmp_path / "notes.pth").write_text("not a checkpoint")
     with pytest.raises(DataFormatError, match="notes.pth is not a readable PyTorch state dict"):
         mobilenet.read_torch_state_dict(tmp_path / "notes.pth")

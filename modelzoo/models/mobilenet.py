@@ -138,12 +138,12 @@ def read_torch_state_dict(path: str | Path) -> dict[str, np.ndarray]:
                 for key, (dtype, numel) in kinds.items():
                     storages[key] = np.frombuffer(archive.read(root + key), dtype, numel)
         else:
-            with path.open("rb") as file:
-                if pickle.load(file) != LEGACY_MAGIC:
+            with path.open("rb") as file:  # every pickle in it read as restricted as the state dict
+                if StateDictUnpickler(file).load() != LEGACY_MAGIC:
                     raise DataFormatError(f"{path} is not a PyTorch file (torch.save).")
-                pickle.load(file), pickle.load(file)  # protocol version, system info
+                StateDictUnpickler(file).load(), StateDictUnpickler(file).load()  # protocol, system info
                 state = StateDictUnpickler(file).load()
-                for key in pickle.load(file):
+                for key in StateDictUnpickler(file).load():
                     storages[key] = _legacy_storage(file, kinds[key][0])
         return {name: array() for name, array in state.items()}
     except DataFormatError:
