@@ -200,10 +200,9 @@ def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
     return _conv(x, 1280, 1, 1, "features_18")
 
 
-def load_backbone_weights(model: keras.Model, weights: dict[str, np.ndarray]) -> int:
+def load_backbone_weights(model: keras.Model, weights: dict[str, np.ndarray]) -> None:
     """Copy torchvision's tensors into the backbone's layers (named after them, "." as "_"); every
-    backbone layer must find its tensors. Returns the number of layers loaded."""
-    loaded = 0
+    backbone layer must find its tensors."""
     for layer in model.layers:
         if not layer.name.startswith("features_") or not layer.weights:
             continue
@@ -220,8 +219,6 @@ def load_backbone_weights(model: keras.Model, weights: dict[str, np.ndarray]) ->
             raise DataFormatError(
                 f"not torchvision's MobileNetV2 weights: layer {key} does not fit ({err})."
             ) from None
-        loaded += 1
-    return loaded
 
 
 # A user's colour photos start from ImageNet's weights, read at ImageNet's scale (finding "mobilenet");
