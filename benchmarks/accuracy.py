@@ -49,7 +49,7 @@ from modelzoo.weights import SHIPPED as SHIPPED_FOLDER  # noqa: E402
 
 MEASURED = ROOT / "modelzoo" / "measured.json"
 SHIPPED = ROOT / "modelzoo" / SHIPPED_FOLDER
-ROW = "{:<20} {:<9} {:>8}  {:<34} {:<5} {:>6} {:>8} {:>11}"
+ROW = "{:<24} {:<9} {:>8}  {:<34} {:<5} {:>6} {:>8} {:>11}"
 
 
 def record(held: Reproduction, seeded: list[tuple[int, Reproduction]], command: str, key: str) -> None:

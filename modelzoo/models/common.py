@@ -138,6 +138,29 @@ def vectorize(
     return TrimPadding(name="trim_padding")(ids) if padding == "longest" else ids
 
 
+@keras.saving.register_keras_serializable(package="modelzoo")
+class MaxOverWords(keras.layers.Layer):
+    """The maximum of each feature (a convolution's map, a recurrent layer's state) over a text's
+    words, padding left out (zeros for a text with no word). Called on `[maps, ids]`: the ids say
+    where the text ends, so an embedding's mask is used up here and goes no further."""
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, inputs, mask=None):
+        maps, ids = inputs
+        present = keras.ops.expand_dims(ids != 0, -1)
+        lowest = keras.ops.cast(-1e9, maps.dtype)
+        best = keras.ops.max(keras.ops.where(present, maps, lowest), axis=1)
+        return keras.ops.where(keras.ops.any(present, axis=1), best, keras.ops.zeros_like(best))
+
+    def compute_output_shape(self, input_shapes):
+        maps = input_shapes[0]
+        return (maps[0], maps[2])
+
+
 AUGMENTATION_LAYERS = {
     "flip": lambda: keras.layers.RandomFlip("horizontal", name="augment_flip"),
     "rotation": lambda: keras.layers.RandomRotation(0.1, name="augment_rotation"),

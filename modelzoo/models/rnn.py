@@ -5,11 +5,12 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import RECIPE_SEARCH, TextModel, head, model_input, vectorize
+from modelzoo.models.common import RECIPE_SEARCH, MaxOverWords, TextModel, head, model_input, vectorize
 from modelzoo.recipes import GRU_SST2, TEXT_CLASSIFIER
 from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+POOLINGS = ("last", "max")
 
 
 # Dai and Le 2015 (Semi-supervised Sequence Learning, table 1): an LSTM trained from random weights
@@ -18,14 +19,16 @@ CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 # (finding "imdb sequence_length" in measured.json).
 @register("rnn_imdb", dataset="imdb", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.865, 0.01),
           sequence_length=400)  # fmt: skip
+# The SST-2 entries take the maximum of each state over the sentence (Conneau et al. 2017's BiLSTM-max),
+# which beat the last state on SST-2 dev at 4 of 5 seeds (finding "rnn_sst2 levers").
 @register("rnn_sst2", dataset="sst2", recipe=TEXT_CLASSIFIER, target=Target("accuracy", 0.84, 0.01),
-          sequence_length=64)  # fmt: skip
+          sequence_length=64, pooling="max")  # fmt: skip
 @register("gru_sst2", dataset="sst2", recipe=GRU_SST2, target=Target("accuracy", 0.84, 0.01),
-          family="rnn", cell="gru", sequence_length=64, dropout=0.32)  # fmt: skip
+          family="rnn", cell="gru", sequence_length=64, dropout=0.32, pooling="max")  # fmt: skip
 @register("gru", recipe=TEXT_CLASSIFIER, family="rnn", takes=("text",), cell="gru")
 @register("rnn", recipe=TEXT_CLASSIFIER, takes=("text",))
 @search_space(**RECIPE_SEARCH, embedding_dim=Choice((32, 64, 128)), units=Choice((32, 64, 128)),
-              dropout=Float(0.0, 0.5))  # fmt: skip
+              dropout=Float(0.0, 0.5), pooling=Choice(POOLINGS))  # fmt: skip
 def rnn(
     info: DatasetInfo,
     name: str,
@@ -37,14 +40,21 @@ def rnn(
     cell: str = "lstm",
     dropout: float = 0.3,
     padding: str = "longest",
+    pooling: str = "last",
     adapt_data: AdaptData = None,
 ) -> keras.Model:
-    """TextVectorization -> Embedding -> Bidirectional(LSTM|GRU) -> Dropout -> head."""
+    """TextVectorization -> Embedding -> Bidirectional(LSTM|GRU) -> Dropout -> head. The text is
+    summed up by the two directions' last states (`pooling="last"`, keras.io's example), or by the
+    maximum of each state over the words (`"max"`), which keeps a strong word seen early in view."""
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}.")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
     inputs = model_input(info)
-    x = vectorize(inputs, max_tokens, sequence_length, adapt_data, padding)
-    x = keras.layers.Embedding(max_tokens, embedding_dim, mask_zero=True, name="embed")(x)
-    x = keras.layers.Bidirectional(CELLS[cell](units), name=f"bi{cell}")(x)
+    ids = vectorize(inputs, max_tokens, sequence_length, adapt_data, padding)
+    x = keras.layers.Embedding(max_tokens, embedding_dim, mask_zero=True, name="embed")(ids)
+    x = keras.layers.Bidirectional(CELLS[cell](units, return_sequences=pooling == "max"), name=f"bi{cell}")(x)
+    if pooling == "max":
+        x = MaxOverWords(name="max_over_words")([x, ids])
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     return TextModel(inputs, head(x, info), name=name)

@@ -7,26 +7,9 @@ from __future__ import annotations
 import keras
 
 from modelzoo.data import DatasetInfo
-from modelzoo.models.common import RECIPE_SEARCH, TextModel, head, model_input, vectorize
+from modelzoo.models.common import RECIPE_SEARCH, MaxOverWords, TextModel, head, model_input, vectorize
 from modelzoo.recipes import TEXT_CLASSIFIER
 from modelzoo.registry import AdaptData, Choice, Float, Target, register, search_space
-
-
-@keras.saving.register_keras_serializable(package="modelzoo")
-class MaxOverWords(keras.layers.Layer):
-    """The maximum of each feature map over a text's words, padding left out (zeros for a text
-    with no word). Called on `[maps, ids]`: the ids say where the text ends."""
-
-    def call(self, inputs):
-        maps, ids = inputs
-        present = keras.ops.expand_dims(ids != 0, -1)
-        lowest = keras.ops.cast(-1e9, maps.dtype)
-        best = keras.ops.max(keras.ops.where(present, maps, lowest), axis=1)
-        return keras.ops.where(keras.ops.any(present, axis=1), best, keras.ops.zeros_like(best))
-
-    def compute_output_shape(self, input_shapes):
-        maps = input_shapes[0]
-        return (maps[0], maps[2])
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
