@@ -226,17 +226,22 @@ def test_naive_bayes_bag_counts_the_training_labels_into_a_fixed_table(sst2_dir,
     assert modelzoo.build("bag_sst2", naive_bayes=True, adapt_data=labelled).get_layer("naive_bayes")
 
 
-def test_rnn_pools_as_its_entry_says_and_an_unknown_pooling_is_refused():
-    """The SST-2 entries take each state's maximum over the words, and the embedding's mask ends
-    there without Keras' warning that a layer destroyed it; rnn_imdb keeps the last states."""
+def test_rnn_pools_by_the_maximum_over_words_unless_told_and_an_unknown_pooling_is_refused():
+    """Each state's maximum over the words, and the embedding's mask ends there without Keras'
+    warning that a layer destroyed it; `pooling="last"` keeps the last states."""
     texts, _ = sentiment_corpus(60, seed=6)
     adapt = tf.data.Dataset.from_tensor_slices(texts).batch(64)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pooled = modelzoo.build("rnn_sst2", adapt_data=adapt)
-    last = modelzoo.build("rnn_imdb", adapt_data=adapt)
+    last = modelzoo.build("rnn_sst2", adapt_data=adapt, pooling="last")
     assert "max_over_words" in [layer.name for layer in pooled.layers]
     assert "max_over_words" not in [layer.name for layer in last.layers]
+    assert last.count_params() == pooled.count_params()
+    short = strings(texts[:4])
+    padded = np.append(short, " ".join(texts))  # padded to sequence_length, past the short texts' ends
+    alone = last.predict(short, verbose=0)
+    np.testing.assert_allclose(alone, last.predict(padded, verbose=0)[:-1], atol=1e-5)
     refused = r"pooling must be one of \('last', 'max'\), got 'mean'"
     with pytest.raises(modelzoo.InvalidValueError, match=refused):
         modelzoo.build("rnn_sst2", adapt_data=adapt, pooling="mean")
