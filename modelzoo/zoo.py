@@ -317,7 +317,8 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
     if held is not None and "dataset" in held:
         info = DatasetInfo.from_dict(held["dataset"])
         data = load_files_again(path.parent)
-        if data is not None and data.info != info:
+        # the description names the path as given, which a relative --data spells differently
+        if data is not None and replace(data.info, description=info.description) != info:
             raise DataFormatError(
                 f"The files of run {path.parent} ({data.path}) changed since it trained: they now read as "
                 "other classes, columns or split sizes; train again on them."

@@ -474,3 +474,18 @@ def test_colour_photos_train_with_augmentation_that_predict_and_serving_never_se
     assert not [layer for layer in modelzoo.build("cnn_mnist").layers if layer.name.startswith("augment_")]
     with pytest.raises(UnknownNameError, match=r"Unknown augmentation 'blur'"):
         modelzoo.build("cnn", data=data, augment="flip,blur")
+
+
+def test_a_run_on_a_relative_data_path_loads_from_any_folder(tmp_path, monkeypatch):
+    """`--data customers.csv` names a file in the folder it was run from: the run folder keeps
+    where that was, so its checkpoint loads, with its data read again, from anywhere else."""
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    customers(120).to_csv("customers.csv", index=False)
+    model = modelzoo.build("mlp", data=modelzoo.load_files("customers.csv", target="status"), epochs=1)
+    modelzoo.fit(model, run_dir="run", verbose=0)
+    monkeypatch.chdir(tmp_path)
+    loaded = modelzoo.load_checkpoint("project/run")
+    assert loaded.modelzoo.data.path.resolve() == (tmp_path / "project" / "customers.csv").resolve()
+    assert loaded.modelzoo.info == model.modelzoo.info
+    assert list(loaded.modelzoo.data.splits["test"].ids) == list(model.modelzoo.data.splits["test"].ids)

@@ -237,6 +237,7 @@ class FileData:
         atomic.write_text(run_dir / "data_report.json", json.dumps(self.report, indent=1) + "\n")
         assignment = {
             "path": str(self.path),
+            "resolved_path": str(self.path.resolve()),  # a relative --data, found again from any folder
             **{s: list(part.ids) for s, part in self.splits.items()},
             "fingerprints": {s: hex_fingerprints(part.keys) for s, part in self.splits.items()},
         }
@@ -417,12 +418,12 @@ def load_files_again(run_dir: Path) -> FileData | None:
         return None
     report = json.loads(path.read_text())
     options = dict(report["options"])
-    data = load_files(report["path"], **options)
+    manifest = run_dir / "splits.json"
+    held = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    data = load_files(held.get("resolved_path", report["path"]), **options)
     shape = report.get("info", {}).get("input_shape")
     if data.kind == "image" and shape is not None:  # the size the model took (an entry's, say)
         data = data.with_input_shape(shape, report["input_rule"])
-    manifest = run_dir / "splits.json"
-    held = json.loads(manifest.read_text()) if manifest.is_file() else {}
     for split, prints in held.get("fingerprints", {}).items():
         part = data.splits.get(split)
         now = dict(zip(part.ids, hex_fingerprints(part.keys))) if part is not None else {}
