@@ -403,13 +403,9 @@ def check_probe(model: keras.Model, folder: Path) -> float:
     }
     got = predict_named(model, inputs)
     absolute, relative = PROBE_TOLERANCE
-    worst, beyond = 0.0, False
-    for key, value in saved["outputs"].items():
-        expected = np.asarray(value)
-        difference = np.abs(np.asarray(got[key]) - expected)
-        worst = max(worst, float(difference.max()))
-        beyond |= bool((difference > absolute + relative * np.abs(expected)).any())
-    if beyond:
+    outputs = {k: (np.asarray(got[k]), np.asarray(v)) for k, v in saved["outputs"].items()}
+    worst = max(float(np.abs(now - then).max()) for now, then in outputs.values())
+    if not all(np.allclose(now, then, rtol=relative, atol=absolute) for now, then in outputs.values()):
         raise ModelZooError(
             f"{folder}: outputs differ from the published probe by {worst:.3g} "
             f"(more than {absolute:g} + {relative:g} x the published value)."
