@@ -489,3 +489,17 @@ def test_a_run_on_a_relative_data_path_loads_from_any_folder(tmp_path, monkeypat
     assert loaded.modelzoo.data.path.resolve() == (tmp_path / "project" / "customers.csv").resolve()
     assert loaded.modelzoo.info == model.modelzoo.info
     assert list(loaded.modelzoo.data.splits["test"].ids) == list(model.modelzoo.data.splits["test"].ids)
+
+
+def test_a_project_moved_whole_still_finds_its_relative_data(tmp_path, monkeypatch):
+    """The resolved path is gone after the move; the path as given, from the new place, is not."""
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    customers(120).to_csv("customers.csv", index=False)
+    model = modelzoo.build("mlp", data=modelzoo.load_files("customers.csv", target="status"), epochs=1)
+    modelzoo.fit(model, run_dir="run", verbose=0)
+    monkeypatch.chdir(tmp_path)
+    shutil.move("project", "moved")
+    monkeypatch.chdir(tmp_path / "moved")
+    loaded = modelzoo.load_checkpoint("run")
+    assert loaded.modelzoo.data.path.resolve() == (tmp_path / "moved" / "customers.csv").resolve()

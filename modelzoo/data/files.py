@@ -420,7 +420,10 @@ def load_files_again(run_dir: Path) -> FileData | None:
     options = dict(report["options"])
     manifest = run_dir / "splits.json"
     held = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    data = load_files(held.get("resolved_path", report["path"]), **options)
+    where = held.get("resolved_path", report["path"])  # found from any folder
+    if not Path(where).exists():  # a project moved whole, run from its new place
+        where = report["path"]
+    data = load_files(where, **options)
     shape = report.get("info", {}).get("input_shape")
     if data.kind == "image" and shape is not None:  # the size the model took (an entry's, say)
         data = data.with_input_shape(shape, report["input_rule"])
